@@ -1,0 +1,132 @@
+/**
+ * Durable state of conversations: the conversation rows, their messages, their runs and the
+ * event log that `Conversations.subscribe({ fromSeq })` replays.
+ *
+ * The default store is embedded SQLite (`layerSqlite({ dataDir })`, WAL, `synchronous=NORMAL`:
+ * a committed transaction survives a killed process). `layerMemory` is the same code on an
+ * in-memory SQLite database, for tests.
+ *
+ * Writes go through `commit`: everything in one `Commit` is one transaction, so a crash never
+ * leaves half of it behind; `commitMany` writes several commits as one transaction (the runtime
+ * groups the commits of concurrent conversations that way). Opening a store recovers from a crash: every run still marked
+ * `running` is marked `interrupted`, its partial assistant message too, and the log gets the
+ * run's closing `Final{interrupted}` + `RunEnded{interrupted}` events (contiguous seqs).
+ *
+ * Log retention (see `RetentionOptions`): the events of the last `retainRuns` runs (default 100)
+ * of each conversation are kept, everything older is deleted when a run ends; a resume from
+ * before the retained part fails with `EventsExpired` (never a silent skip). `Draft` events of
+ * an ended run are deleted when it ends (`compactDrafts`, default on): each Draft repeats the
+ * whole visible text so far, so keeping them costs O(n²) bytes per reply, and the run's `Final`
+ * carries the same text. A replay therefore has seq holes exactly where an ended run's Drafts were.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, type Layer } from "effect"
+import type { ConversationSummary, EventsExpired, HistoryMessage, MessageStatus, QueueMode, StoreError } from "./Conversations.js"
+import * as internal from "./internal/sqliteStore.js"
+import type { ReplyEvent, RunEndReason } from "./ReplyEvent.js"
+import type { StreamingSettings } from "./StreamingSettings.js"
+
+/** @category models */
+export interface ConversationRecord {
+  readonly id: string
+  readonly owner?: string | undefined
+  readonly title: string
+  /** The seq the next event gets. */
+  readonly nextSeq: number
+  readonly queueMode: QueueMode
+  readonly settings?: StreamingSettings | undefined
+  readonly createdAt: number
+  readonly updatedAt: number
+  /** Events with a seq below this were deleted by retention (1 = nothing deleted). Store-managed. */
+  readonly prunedBefore: number
+}
+
+/** @category models */
+export interface MessageRecord {
+  readonly id: string
+  readonly conversationId: string
+  /** Seq of the event that created the message (UserMessage, or the run's RunStarted). */
+  readonly seq: number
+  readonly role: "user" | "assistant"
+  readonly text: string
+  readonly runId?: string | undefined
+  readonly status: MessageStatus
+  readonly interrupted: boolean
+  readonly at: number
+}
+
+export type RunStatus = "running" | RunEndReason
+
+/** @category models */
+export interface RunRecord {
+  readonly id: string
+  readonly conversationId: string
+  /** Seq of the run's RunStarted event. */
+  readonly firstSeq: number
+  readonly status: RunStatus
+  readonly startedAt: number
+  readonly endedAt?: number | undefined
+}
+
+/** What belongs together: one transaction. Rows are upserts; events are appended. */
+export interface Commit {
+  readonly conversation: ConversationRecord
+  readonly messages: ReadonlyArray<MessageRecord>
+  readonly runs: ReadonlyArray<RunRecord>
+  /** In seq order, contiguous with what is already stored. */
+  readonly events: ReadonlyArray<ReplyEvent>
+}
+
+export interface RetentionOptions {
+  /** Keep the events of this many most recent runs per conversation (default 100). */
+  readonly retainRuns?: number | undefined
+  /** Delete a run's Draft events when it ends; its Final supersedes them (default true). */
+  readonly compactDrafts?: boolean | undefined
+}
+
+export interface SqliteOptions extends RetentionOptions {
+  /** Directory for the database file; created if missing. */
+  readonly dataDir: string
+  /** File name inside `dataDir` (default `sluice.db`). */
+  readonly filename?: string | undefined
+}
+
+/** @category models */
+export interface ConversationStoreService {
+  readonly load: (conversationId: string) => Effect.Effect<ConversationRecord | undefined, StoreError>
+  readonly commit: (commit: Commit) => Effect.Effect<void, StoreError>
+  /**
+   * Several commits (of any conversations) as ONE transaction: all of them or none (group commit;
+   * each conversation's commits must be in seq order).
+   */
+  readonly commitMany: (commits: ReadonlyArray<Commit>) => Effect.Effect<void, StoreError>
+  /** Every retained event with seq > afterSeq, in order. */
+  readonly events: (conversationId: string, afterSeq: number) => Effect.Effect<ReadonlyArray<ReplyEvent>, StoreError | EventsExpired>
+  readonly history: (conversationId: string) => Effect.Effect<ReadonlyArray<HistoryMessage>, StoreError>
+  readonly messages: (conversationId: string) => Effect.Effect<ReadonlyArray<MessageRecord>, StoreError>
+  readonly runs: (conversationId: string) => Effect.Effect<ReadonlyArray<RunRecord>, StoreError>
+  readonly list: (options?: { readonly owner?: string | undefined }) => Effect.Effect<ReadonlyArray<ConversationSummary>, StoreError>
+}
+
+/** @category tags */
+export class ConversationStore extends Context.Tag("@sluice/core/ConversationStore")<ConversationStore, ConversationStoreService>() {}
+
+/**
+ * SQLite in a file `<dataDir>/<filename>` (directory created), WAL, migrations, crash recovery.
+ * @category layers
+ */
+export const layerSqlite = (options: SqliteOptions): Layer.Layer<ConversationStore, StoreError> => internal.layerSqlite(options)
+
+/**
+ * The same store on an in-memory SQLite database (one per layer build).
+ * @category layers
+ */
+export const layerMemory = (options?: RetentionOptions): Layer.Layer<ConversationStore, StoreError> =>
+  internal.layerMemory(options ?? {})
+
+/** The title shown in lists: the first user message, on one line, at most 80 characters. */
+export const titleOf = (text: string): string => {
+  const line = text.replace(/\s+/g, " ").trim()
+  return line.length <= 80 ? line : `${line.slice(0, 79)}…`
+}

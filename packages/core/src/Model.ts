@@ -1,0 +1,163 @@
+/**
+ * The model service: one request in, a stream of `ModelEvent`s out.
+ *
+ * Layers:
+ * - `layerAnthropic(options?)` — Claude through `@anthropic-ai/sdk` (streaming). Without `apiKey` /
+ *   `baseURL` options the SDK reads `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL` from the environment.
+ * - `layerAnthropicConfig(options?)` — the same, reading `ANTHROPIC_API_KEY` (required),
+ *   `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL` (optional) through Effect `Config`. A model set in
+ *   `ANTHROPIC_MODEL` is used for every request (`forceModel`), overriding the model a reasoning
+ *   plan picked: the user's explicit choice wins.
+ * - `layerScripted(options?)` — the offline demo model (no network, Clock-paced, deterministic).
+ * - `layerFromEnv(options?)` — Anthropic when `ANTHROPIC_API_KEY` is set (and non-empty), the
+ *   offline demo model otherwise.
+ *
+ * ## Retries and rollback (Anthropic)
+ * The SDK's own retries are off (`maxRetries: 0`); there is one policy, ours: up to
+ * `retry.maxAttempts` (default 5) attempts, exponential backoff `baseDelayMs · 2^(n-1)` (default
+ * 1 s, capped at 30 s) jittered ×0.8–1.2 through `Random`, and a server's `retry-after` /
+ * `retry-after-ms` sets the minimum wait (capped at `maxRetryAfterMs`, default 30 s). Retried:
+ * `RateLimited` (429), `Overloaded` (529 *and* an in-stream `overloaded_error` after the 200),
+ * `Internal` (5xx, 408, 409, an in-stream `api_error`, a frame with invalid JSON) and `Network`
+ * (connection refused/reset, undici `TypeError: terminated`, a body that ends without
+ * `message_stop`). Never retried: `Auth` (401/402/403), `BadRequest` (400/404/413/422, and the
+ * 429 spend cap `enforced_spend_limit_reached`), `Timeout` (a stalled model is not retried: it
+ * would double the wait).
+ *
+ * A retry is **invisible** while nothing of the failed attempt was emitted downstream. The
+ * adapter holds each attempt's `MessageStart` back until the attempt's first content event, so an
+ * attempt that fails right after `message_start` (the common overload case) is retried silently.
+ * Once an attempt has emitted anything, a failure emits `Rollback { attempt: n + 1, reason }`
+ * *immediately* (before the backoff wait) and then retries; the new attempt begins with its own
+ * `MessageStart`. So: text is never delivered twice without a Rollback between the two copies, and
+ * a subscriber that discards everything since the latest `MessageStart` on `Rollback` shows exactly
+ * the final attempt's output.
+ *
+ * ## Timeouts (Anthropic; all on the Effect Clock)
+ * - `firstTokenMs` (default 60 s): request sent → first stream event. `message_start` comes before
+ *   the model generates anything, so a minute without it means the request is stuck (the SDK's own
+ *   header timeout is 10 min, far too long for a chat).
+ * - `idleMs` (default 120 s): the longest gap between two stream events; OpenClaw's idle watchdog
+ *   for cloud models (`openclaw-behaviour.md` §6). Long thinking can pause; pings are hidden by the
+ *   SDK, so they do not reset this timer. Covers the stall after `message_start` that the SDK's
+ *   timeout does not.
+ * - `totalMs` (default 15 min): the whole run, all attempts and backoffs included (a 32k-token
+ *   answer at ~50 tokens/s takes ~11 min).
+ * Each fails the stream with `Timeout { which: "firstToken" | "idle" | "total" }`. One watchdog
+ * fiber per attempt enforces them and aborts the request. Idle time counts only while the adapter
+ * is waiting on the SDK: a slow consumer (backpressure) is not a stalled model. A retry whose
+ * backoff would end past the total deadline is not attempted; the run fails with the error that
+ * caused it.
+ *
+ * Interrupting the consuming fiber closes the stream's scope, which aborts the HTTP request.
+ *
+ * @since 0.1.0
+ */
+import { Config, Context, Effect, Layer, Option, Redacted, Schema, type Stream } from "effect"
+import * as anthropic from "./internal/anthropic.js"
+import * as scripted from "./internal/scripted.js"
+import type { ModelError } from "./ModelError.js"
+import type { ModelEvent } from "./ModelEvent.js"
+
+export const Role = Schema.Literal("user", "assistant")
+
+export const ChatMessage = Schema.Struct({
+  role: Role,
+  content: Schema.String
+})
+export type ChatMessage = typeof ChatMessage.Type
+
+/** How much the model may think. */
+export const Thinking = Schema.Union(
+  Schema.TaggedStruct("Disabled", {}),
+  Schema.TaggedStruct("Budget", { budgetTokens: Schema.Int }),
+  Schema.TaggedStruct("Adaptive", { effort: Schema.Literal("low", "medium", "high", "xhigh", "max") })
+)
+export type Thinking = typeof Thinking.Type
+
+export const ModelRequest = Schema.Struct({
+  messages: Schema.Array(ChatMessage),
+  system: Schema.optional(Schema.String),
+  /** Model id; the implementation's configured default when absent. */
+  model: Schema.optional(Schema.String),
+  maxTokens: Schema.optional(Schema.Int),
+  thinking: Schema.optional(Thinking)
+})
+export type ModelRequest = typeof ModelRequest.Type
+
+export interface ModelService {
+  /** A short name shown to users ("claude-sonnet-5-5", "offline demo model"). */
+  readonly name: string
+  readonly stream: (request: ModelRequest) => Stream.Stream<ModelEvent, ModelError>
+}
+
+export class Model extends Context.Tag("@sluice/core/Model")<Model, ModelService>() {}
+
+export type AnthropicOptions = anthropic.Options
+export type Timeouts = anthropic.Timeouts
+export type RetryOptions = import("./internal/retry.js").RetryOptions
+export type ScriptedOptions = scripted.ScriptedOptions
+
+/** Defaults: first event 60 s, idle gap 120 s, whole run 15 min. */
+export const defaultTimeouts: Required<Timeouts> = anthropic.DEFAULT_TIMEOUTS
+export const defaultAnthropicModel = anthropic.DEFAULT_MODEL
+
+/** The Anthropic model service (no layer); useful for benches and custom wiring. */
+export const makeAnthropic = (options: AnthropicOptions = {}): ModelService => anthropic.make(options)
+
+/** The offline demo model service (no layer). */
+export const makeScripted = (options: ScriptedOptions = {}): ModelService => scripted.make(options)
+
+/** What the offline demo model says first in every answer. */
+export const offlineBanner = scripted.BANNER
+
+export const layerAnthropic = (options: AnthropicOptions = {}): Layer.Layer<Model> =>
+  Layer.sync(Model, () => anthropic.make(options))
+
+/** Anthropic with `ANTHROPIC_API_KEY` (required), `ANTHROPIC_BASE_URL`, `ANTHROPIC_MODEL` read through `Config`. */
+export const layerAnthropicConfig = (options: AnthropicOptions = {}): Layer.Layer<Model, import("effect").ConfigError.ConfigError> =>
+  Layer.effect(
+    Model,
+    Effect.gen(function*() {
+      const apiKey = yield* Config.redacted("ANTHROPIC_API_KEY")
+      const baseURL = yield* Config.option(Config.string("ANTHROPIC_BASE_URL"))
+      const model = yield* Config.option(Config.string("ANTHROPIC_MODEL"))
+      return anthropic.make({
+        ...options,
+        apiKey: options.apiKey ?? Redacted.value(apiKey),
+        ...(options.baseURL === undefined && Option.isSome(baseURL) && baseURL.value !== "" ? { baseURL: baseURL.value } : {}),
+        ...(options.model === undefined && Option.isSome(model) && model.value !== ""
+          ? { model: model.value, forceModel: true }
+          : {})
+      })
+    })
+  )
+
+export const layerScripted = (options: ScriptedOptions = {}): Layer.Layer<Model> =>
+  Layer.succeed(Model, scripted.make(options))
+
+/**
+ * Anthropic when `ANTHROPIC_API_KEY` is set and non-empty, the offline demo model otherwise
+ * (`provider: "auto"`, the default). `provider: "anthropic"` requires the key (a missing key is a
+ * `ConfigError` naming it); `provider: "offline"` never calls out, key or not.
+ */
+export const layerFromEnv = (
+  options: {
+    readonly provider?: "auto" | "anthropic" | "offline"
+    readonly anthropic?: AnthropicOptions
+    readonly scripted?: ScriptedOptions
+  } = {}
+): Layer.Layer<Model, import("effect").ConfigError.ConfigError> =>
+  options.provider === "offline"
+    ? layerScripted(options.scripted)
+    : options.provider === "anthropic"
+      ? layerAnthropicConfig(options.anthropic)
+      : Layer.unwrapEffect(
+          Config.option(Config.string("ANTHROPIC_API_KEY")).pipe(
+            Effect.map((key) =>
+              Option.isSome(key) && key.value.trim() !== ""
+                ? layerAnthropicConfig(options.anthropic)
+                : layerScripted(options.scripted)
+            )
+          )
+        )

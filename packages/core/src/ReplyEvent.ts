@@ -1,0 +1,100 @@
+/**
+ * What a conversation publishes: seq-numbered reply events. The same events go to WebSocket,
+ * SSE and CLI clients, to channel delivery, and into the event log that resume reads.
+ *
+ * `Payload` is an event without its envelope (what the pipeline produces); the Conversations
+ * actor adds `seq`, `conversationId`, `runId` and `at`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const Envelope = {
+  /** Per conversation, strictly increasing by 1 from 1. */
+  seq: Schema.Int,
+  conversationId: Schema.String,
+  runId: Schema.String,
+  /** Epoch milliseconds (from the Effect `Clock`). */
+  at: Schema.Number
+}
+
+export const RunEndReason = Schema.Literal("completed", "stopped", "failed", "interrupted")
+export type RunEndReason = typeof RunEndReason.Type
+
+export const ErrorInfo = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  retryable: Schema.optional(Schema.Boolean)
+})
+export type ErrorInfo = typeof ErrorInfo.Type
+
+const fields = {
+  /** The user message that starts (or joins) a run was accepted. */
+  UserMessage: { messageId: Schema.String, text: Schema.String },
+  RunStarted: {
+    /** Reasoning level 1–4 chosen for the run, and the model it maps to. */
+    level: Schema.optional(Schema.Int),
+    model: Schema.optional(Schema.String)
+  },
+  /** Reasoning progress, derived from what is observable (see `Reasoning`). */
+  ReasoningUpdate: {
+    step: Schema.Int,
+    total: Schema.Int,
+    status: Schema.Literal("planning", "reasoning", "answering", "completed", "error"),
+    progress: Schema.Number
+  },
+  /** Thinking text, separate from the visible reply. */
+  ReasoningDelta: { text: Schema.String },
+  /** A readable block of the visible reply (block streaming). */
+  Block: { index: Schema.Int, text: Schema.String },
+  /** The visible reply so far (for live previews: web page, Telegram draft). */
+  Draft: { text: Schema.String },
+  /** The whole visible reply, once. `interrupted` when the run was stopped part-way. */
+  Final: { text: Schema.String, interrupted: Schema.optional(Schema.Boolean) },
+  /**
+   * Output already published is void: every Block, Draft and ReasoningDelta of this run with
+   * `seq >= discardFromSeq` must be discarded by the subscriber (the model is retrying).
+   */
+  Rollback: { discardFromSeq: Schema.Int, attempt: Schema.Int, reason: Schema.String },
+  Error: { error: ErrorInfo },
+  RunEnded: { reason: RunEndReason }
+} as const
+
+export const UserMessage = Schema.TaggedStruct("UserMessage", { ...Envelope, ...fields.UserMessage })
+export const RunStarted = Schema.TaggedStruct("RunStarted", { ...Envelope, ...fields.RunStarted })
+export const ReasoningUpdate = Schema.TaggedStruct("ReasoningUpdate", { ...Envelope, ...fields.ReasoningUpdate })
+export const ReasoningDelta = Schema.TaggedStruct("ReasoningDelta", { ...Envelope, ...fields.ReasoningDelta })
+export const Block = Schema.TaggedStruct("Block", { ...Envelope, ...fields.Block })
+export const Draft = Schema.TaggedStruct("Draft", { ...Envelope, ...fields.Draft })
+export const Final = Schema.TaggedStruct("Final", { ...Envelope, ...fields.Final })
+export const Rollback = Schema.TaggedStruct("Rollback", { ...Envelope, ...fields.Rollback })
+export const Error = Schema.TaggedStruct("Error", { ...Envelope, ...fields.Error })
+export const RunEnded = Schema.TaggedStruct("RunEnded", { ...Envelope, ...fields.RunEnded })
+
+export const ReplyEvent = Schema.Union(
+  UserMessage,
+  RunStarted,
+  ReasoningUpdate,
+  ReasoningDelta,
+  Block,
+  Draft,
+  Final,
+  Rollback,
+  Error,
+  RunEnded
+)
+export type ReplyEvent = typeof ReplyEvent.Type
+
+/** Pipeline output: reply events without their envelope. */
+export const Payload = Schema.Union(
+  Schema.TaggedStruct("ReasoningUpdate", fields.ReasoningUpdate),
+  Schema.TaggedStruct("ReasoningDelta", fields.ReasoningDelta),
+  Schema.TaggedStruct("Block", fields.Block),
+  Schema.TaggedStruct("Draft", fields.Draft),
+  Schema.TaggedStruct("Final", fields.Final),
+  /** Pipeline-level rollback: everything this pipeline emitted since the attempt began is void. */
+  Schema.TaggedStruct("Rollback", { attempt: Schema.Int, reason: Schema.String })
+)
+export type Payload = typeof Payload.Type
+
+export type Tag = ReplyEvent["_tag"]

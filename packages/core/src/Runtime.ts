@@ -1,0 +1,36 @@
+/**
+ * The embedded runtime from a configuration: Conversations on SQLite under a data directory, and
+ * the model the `model` section asks for (Claude when `ANTHROPIC_API_KEY` is set, the offline demo
+ * model otherwise, unless `model.provider` says). The gateway and the CLI's embedded mode both run
+ * on this, so a config file means the same thing everywhere.
+ *
+ * @since 0.1.0
+ */
+import type { ConfigError } from "effect/ConfigError"
+import { Layer } from "effect"
+import * as Config from "./Config.js"
+import * as Conversations from "./Conversations.js"
+import type * as ConversationStore from "./ConversationStore.js"
+import * as Model from "./Model.js"
+
+export interface Options {
+  readonly config: Config.Config
+  /** Where the SQLite file lives (created if missing). */
+  readonly dataDir: string
+}
+
+/** Options for `Conversations.layerSqlite` from the `conversations` and `reasoning` sections. */
+export const conversationsOptions = (config: Config.Config): Conversations.Options => {
+  const c = Config.conversationsOptions(config)
+  return { ...c, reasoning: Config.reasoningOptions(config) }
+}
+
+export const layer = (
+  options: Options
+): Layer.Layer<
+  Conversations.Conversations | ConversationStore.ConversationStore | Model.Model,
+  Conversations.StoreError | ConfigError
+> =>
+  Conversations.layerSqlite({ ...conversationsOptions(options.config), dataDir: options.dataDir }).pipe(
+    Layer.provideMerge(Model.layerFromEnv(Config.modelOptions(options.config)))
+  )

@@ -1,0 +1,127 @@
+/**
+ * The state of one active conversation: a plain object, no fiber while idle.
+ *
+ * A worker fiber exists only while the mailbox has turns (it drains them one at a time and
+ * exits); an idle actor is this object plus, once someone subscribed, its PubSub.
+ *
+ * @internal
+ */
+import type { Deferred, Fiber, PubSub } from "effect"
+import type { ConversationRecord, MessageRecord, RunRecord } from "../ConversationStore.js"
+import type { QueueMode } from "../Conversations.js"
+import type { ReplyEvent, RunEndReason } from "../ReplyEvent.js"
+import type { StreamingSettings } from "../StreamingSettings.js"
+
+/** A turn waiting in the mailbox: the user message(s) that the next run answers. */
+export interface Turn {
+  readonly runId: string
+  readonly messages: Array<{ readonly messageId: string; readonly text: string }>
+  level: number | undefined
+}
+
+export interface Run {
+  readonly runId: string
+  fiber: Fiber.RuntimeFiber<void, unknown> | undefined
+  /** Why the run is being ended from outside (stop → stopped, interrupt mode → interrupted). */
+  stopReason: RunEndReason | undefined
+  readonly ended: Deferred.Deferred<void>
+  record: RunRecord
+  message: MessageRecord
+  /** Seq of the first output event of the current attempt (for Rollback.discardFromSeq). */
+  attemptFirstSeq: number | undefined
+  blocks: Array<string>
+  draft: string | undefined
+  final: string | undefined
+  /** Raw model text of the current attempt (what the model said, shown or not yet). */
+  raw: string
+}
+
+export interface Actor {
+  readonly id: string
+  exists: boolean
+  owner: string | undefined
+  title: string
+  nextSeq: number
+  queueMode: QueueMode
+  settings: StreamingSettings | undefined
+  createdAt: number
+  updatedAt: number
+  prunedBefore: number
+  /** Turns waiting to run (not the running one). */
+  queue: Array<Turn> | undefined
+  /** Messages waiting in `queue` (what the mailbox capacity limits). */
+  queued: number
+  run: Run | undefined
+  worker: boolean
+  /** Leases: subscribers, in-flight calls, the worker. Passivation needs 0. */
+  refs: number
+  lastActive: number
+  pubsub: PubSub.PubSub<ReplyEvent> | undefined
+  /** Callback subscribers (`listen`): called synchronously with each event as it gets its seq. */
+  listeners: Set<(ev: ReplyEvent) => void> | undefined
+  /** Events published but not yet committed, in seq order; `inFlight` is being committed. */
+  pending: Array<ReplyEvent>
+  inFlight: ReadonlyArray<ReplyEvent>
+  dirtyMessages: Map<string, MessageRecord> | undefined
+  dirtyRuns: Map<string, RunRecord> | undefined
+  dirtyConversation: boolean
+}
+
+export const EMPTY: ReadonlyArray<ReplyEvent> = []
+
+export const fromRecord = (id: string, record: ConversationRecord | undefined, now: number): Actor => ({
+  id,
+  exists: record !== undefined,
+  owner: record?.owner,
+  title: record?.title ?? "",
+  nextSeq: record?.nextSeq ?? 1,
+  queueMode: record?.queueMode ?? "followup",
+  settings: record?.settings,
+  createdAt: record?.createdAt ?? now,
+  updatedAt: record?.updatedAt ?? now,
+  prunedBefore: record?.prunedBefore ?? 1,
+  queue: undefined,
+  queued: 0,
+  run: undefined,
+  worker: false,
+  refs: 0,
+  lastActive: now,
+  pubsub: undefined,
+  listeners: undefined,
+  pending: [],
+  inFlight: EMPTY,
+  dirtyMessages: undefined,
+  dirtyRuns: undefined,
+  dirtyConversation: false
+})
+
+export const toRecord = (a: Actor): ConversationRecord => ({
+  id: a.id,
+  owner: a.owner,
+  title: a.title,
+  nextSeq: a.nextSeq,
+  queueMode: a.queueMode,
+  settings: a.settings,
+  createdAt: a.createdAt,
+  updatedAt: a.updatedAt,
+  prunedBefore: a.prunedBefore
+})
+
+export const isIdle = (a: Actor): boolean =>
+  a.refs === 0 && !a.worker && a.run === undefined && a.queued === 0 && a.pending.length === 0 && a.inFlight.length === 0
+
+export const markMessage = (a: Actor, m: MessageRecord): void => {
+  a.dirtyMessages ??= new Map()
+  a.dirtyMessages.set(m.id, m)
+}
+
+export const markRun = (a: Actor, r: RunRecord): void => {
+  a.dirtyRuns ??= new Map()
+  a.dirtyRuns.set(r.id, r)
+}
+
+/** The visible reply of the current attempt: the latest Draft, or the Blocks so far. */
+export const visibleText = (run: Run): string => {
+  const blocks = run.blocks.join("\n\n")
+  return run.draft !== undefined && run.draft.length >= blocks.length ? run.draft : blocks
+}

@@ -1,0 +1,303 @@
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
+import { Clock, Effect, Layer } from "effect"
+import type * as Store from "../ConversationStore.js"
+import { ConversationStore } from "../ConversationStore.js"
+import { EventsExpired, type HistoryMessage, StoreError } from "../Conversations.js"
+import type { ReplyEvent } from "../ReplyEvent.js"
+import { migrate } from "./migrations.js"
+import { open, type SqliteDb } from "./sqliteDb.js"
+
+interface ConversationRow {
+  readonly id: string
+  readonly owner: string | null
+  readonly title: string
+  readonly next_seq: number
+  readonly queue_mode: string
+  readonly settings: string | null
+  readonly created_at: number
+  readonly updated_at: number
+  readonly pruned_before: number
+}
+interface MessageRow {
+  readonly id: string
+  readonly conversation_id: string
+  readonly seq: number
+  readonly role: string
+  readonly text: string
+  readonly run_id: string | null
+  readonly status: string
+  readonly interrupted: number
+  readonly at: number
+}
+interface RunRow {
+  readonly id: string
+  readonly conversation_id: string
+  readonly first_seq: number
+  readonly status: string
+  readonly started_at: number
+  readonly ended_at: number | null
+}
+
+const toStoreError = (e: SqlError.SqlError | unknown) =>
+  new StoreError({ message: e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ""}` : String(e) })
+
+const conversationOf = (r: ConversationRow): Store.ConversationRecord => ({
+  id: r.id,
+  owner: r.owner ?? undefined,
+  title: r.title,
+  nextSeq: r.next_seq,
+  queueMode: r.queue_mode as Store.ConversationRecord["queueMode"],
+  settings: r.settings === null ? undefined : JSON.parse(r.settings),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  prunedBefore: r.pruned_before
+})
+const messageOf = (r: MessageRow): Store.MessageRecord => ({
+  id: r.id,
+  conversationId: r.conversation_id,
+  seq: r.seq,
+  role: r.role as "user" | "assistant",
+  text: r.text,
+  runId: r.run_id ?? undefined,
+  status: r.status as Store.MessageRecord["status"],
+  interrupted: r.interrupted === 1,
+  at: r.at
+})
+const runOf = (r: RunRow): Store.RunRecord => ({
+  id: r.id,
+  conversationId: r.conversation_id,
+  firstSeq: r.first_seq,
+  status: r.status as Store.RunStatus,
+  startedAt: r.started_at,
+  endedAt: r.ended_at ?? undefined
+})
+
+const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
+  Effect.gen(function* () {
+    const { sql, prepare, db } = handle
+    const retainRuns = Math.max(1, options.retainRuns ?? 100)
+    const compactDrafts = options.compactDrafts ?? true
+    yield* migrate.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.mapError(toStoreError))
+
+    // ---- raw statements (hot paths; see internal/sqliteDb.ts) --------------------------------
+    // Prepared once, run synchronously: no per-call compile, span or fiber step.
+    const upsertConversationStmt = prepare(`INSERT INTO conversations
+      (id, owner, title, next_seq, queue_mode, settings, created_at, updated_at, pruned_before)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+      ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
+        queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at`)
+    const upsertMessageStmt = prepare(`INSERT INTO messages (id, conversation_id, seq, role, text, run_id, status, interrupted, at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted`)
+    const upsertRunStmt = prepare(`INSERT INTO runs (id, conversation_id, first_seq, status, started_at, ended_at)
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`)
+    const insertEventStmt = prepare("INSERT INTO events (conversation_id, seq, run_id, tag, body) VALUES (?, ?, ?, ?, ?)")
+    const deleteDraftsStmt = prepare("DELETE FROM events WHERE conversation_id = ? AND seq >= ? AND run_id = ? AND tag = 'Draft'")
+    const cutStmt = prepare("SELECT first_seq FROM runs WHERE conversation_id = ? ORDER BY first_seq DESC LIMIT 1 OFFSET ?")
+    const firstUserStmt = prepare(`SELECT MIN(seq) AS seq FROM events WHERE conversation_id = ? AND run_id IN
+      (SELECT id FROM runs WHERE conversation_id = ? AND first_seq >= ?)`)
+    const pruneStmt = prepare("DELETE FROM events WHERE conversation_id = ? AND seq < ?")
+    const prunedBeforeStmt = prepare("UPDATE conversations SET pruned_before = MAX(pruned_before, ?) WHERE id = ?")
+    const loadStmt = prepare("SELECT * FROM conversations WHERE id = ?")
+    const prunedOfStmt = prepare("SELECT pruned_before FROM conversations WHERE id = ?")
+    const eventsStmt = prepare("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq").pluck(true)
+    const messagesStmt = prepare("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq")
+
+    const upsertConversation = (c: Store.ConversationRecord) =>
+      upsertConversationStmt.run(
+        c.id,
+        c.owner ?? null,
+        c.title,
+        c.nextSeq,
+        c.queueMode,
+        c.settings === undefined ? null : JSON.stringify(c.settings),
+        c.createdAt,
+        c.updatedAt
+      )
+    const upsertMessage = (m: Store.MessageRecord) =>
+      upsertMessageStmt.run(m.id, m.conversationId, m.seq, m.role, m.text, m.runId ?? null, m.status, m.interrupted ? 1 : 0, m.at)
+    const upsertRun = (r: Store.RunRecord) =>
+      upsertRunStmt.run(r.id, r.conversationId, r.firstSeq, r.status, r.startedAt, r.endedAt ?? null)
+    const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) => {
+      for (const e of evs) insertEventStmt.run(conversationId, e.seq, e.runId, e._tag, JSON.stringify(e))
+    }
+
+    /** Retention work when a run ended: drop its Drafts, drop the events of runs past `retainRuns`. */
+    const onRunsEnded = (conversationId: string, ended: ReadonlyArray<Store.RunRecord>) => {
+      if (compactDrafts) for (const r of ended) deleteDraftsStmt.run(conversationId, r.firstSeq, r.id)
+      const cut = cutStmt.get(conversationId, retainRuns - 1) as { first_seq: number } | undefined
+      const keepFrom = cut?.first_seq
+      if (keepFrom === undefined) return
+      // Keep the UserMessage events that started the oldest retained run, too.
+      const firstUser = firstUserStmt.get(conversationId, conversationId, keepFrom) as { seq: number | null } | undefined
+      const from = Math.min(keepFrom, firstUser?.seq ?? keepFrom)
+      pruneStmt.run(conversationId, from)
+      prunedBeforeStmt.run(from, conversationId)
+    }
+
+    const writeOne = (c: Store.Commit) => {
+      upsertConversation(c.conversation)
+      insertEvents(c.conversation.id, c.events)
+      for (const m of c.messages) upsertMessage(m)
+      for (const r of c.runs) upsertRun(r)
+      const ended = c.runs.filter((r) => r.status !== "running")
+      if (ended.length > 0) onRunsEnded(c.conversation.id, ended)
+    }
+    const writeMany = db.transaction((cs: ReadonlyArray<Store.Commit>) => {
+      for (const c of cs) writeOne(c)
+    })
+
+    const commitMany = (cs: ReadonlyArray<Store.Commit>): Effect.Effect<void, StoreError> =>
+      cs.length === 0 ? Effect.void : Effect.try({ try: () => writeMany.immediate(cs), catch: toStoreError })
+    const commit = (c: Store.Commit) => commitMany([c])
+
+    const load = (id: string) =>
+      Effect.try({
+        try: () => {
+          const row = loadStmt.get(id) as ConversationRow | undefined
+          return row === undefined ? undefined : conversationOf(row)
+        },
+        catch: toStoreError
+      })
+
+    const events = (id: string, afterSeq: number) =>
+      Effect.flatMap(
+        Effect.try({
+          try: () => {
+            // Synchronous: no write can land between the two reads.
+            const prunedBefore = (prunedOfStmt.get(id) as { pruned_before: number } | undefined)?.pruned_before ?? 1
+            if (afterSeq + 1 < prunedBefore) return prunedBefore
+            return (eventsStmt.all(id, afterSeq) as Array<string>).map((body) => JSON.parse(body) as ReplyEvent)
+          },
+          catch: toStoreError
+        }),
+        (r): Effect.Effect<ReadonlyArray<ReplyEvent>, EventsExpired> =>
+          typeof r === "number" ? Effect.fail(new EventsExpired({ conversationId: id, fromSeq: afterSeq, oldestSeq: r })) : Effect.succeed(r)
+      )
+
+    const messages = (id: string) =>
+      Effect.try({
+        try: () => conversationOrder((messagesStmt.all(id) as Array<MessageRow>).map(messageOf)),
+        catch: toStoreError
+      })
+    const history = (id: string) =>
+      Effect.map(
+        messages(id),
+        (ms): ReadonlyArray<HistoryMessage> =>
+          ms.map((m) => ({
+            messageId: m.id,
+            role: m.role,
+            text: m.text,
+            ...(m.runId === undefined ? {} : { runId: m.runId }),
+            status: m.status,
+            interrupted: m.interrupted,
+            at: m.at
+          }))
+      )
+
+    const runs = (id: string) =>
+      sql<RunRow>`SELECT * FROM runs WHERE conversation_id = ${id} ORDER BY first_seq`.pipe(
+        Effect.map((rows) => rows.map(runOf)),
+        Effect.mapError(toStoreError)
+      )
+
+    const list = (opts?: { readonly owner?: string | undefined }) =>
+      (opts?.owner === undefined
+        ? sql<ConversationRow & { running: number }>`SELECT c.*, EXISTS(SELECT 1 FROM runs r WHERE r.conversation_id = c.id
+            AND r.status = 'running') AS running FROM conversations c ORDER BY c.updated_at DESC, c.id`
+        : sql<ConversationRow & { running: number }>`SELECT c.*, EXISTS(SELECT 1 FROM runs r WHERE r.conversation_id = c.id
+            AND r.status = 'running') AS running FROM conversations c WHERE c.owner = ${opts.owner} ORDER BY c.updated_at DESC, c.id`
+      ).pipe(
+        Effect.map((rows) =>
+          rows.map((r) => ({
+            conversationId: r.id,
+            ...(r.owner === null ? {} : { owner: r.owner }),
+            title: r.title,
+            lastSeq: r.next_seq - 1,
+            updatedAt: r.updated_at,
+            running: r.running === 1
+          }))
+        ),
+        Effect.mapError(toStoreError)
+      )
+
+    /** Crash recovery: close every run a dead process left `running` (one transaction per run). */
+    const recover = (now: number) => {
+      const stale = prepare("SELECT * FROM runs WHERE status = 'running' ORDER BY conversation_id, first_seq").all() as Array<RunRow>
+      const lastSeq = prepare("SELECT MAX(seq) AS seq FROM events WHERE conversation_id = ?")
+      const replyOf = prepare("SELECT * FROM messages WHERE run_id = ? AND role = 'assistant'")
+      const interrupt = prepare("UPDATE messages SET status = 'interrupted', interrupted = 1 WHERE id = ?")
+      const closeConversation = prepare("UPDATE conversations SET next_seq = ?, updated_at = ? WHERE id = ?")
+      const closeRun = db.transaction((run: RunRow) => {
+        const conv = loadStmt.get(run.conversation_id) as ConversationRow | undefined
+        if (conv === undefined) return
+        const last = lastSeq.get(run.conversation_id) as { seq: number | null } | undefined
+        let seq = Math.max(conv.next_seq, (last?.seq ?? 0) + 1)
+        const msg = replyOf.get(run.id) as MessageRow | undefined
+        const base = { conversationId: run.conversation_id, runId: run.id, at: now }
+        const closing: Array<ReplyEvent> = [
+          { _tag: "Final", ...base, seq: seq++, text: msg?.text ?? "", interrupted: true },
+          { _tag: "RunEnded", ...base, seq: seq++, reason: "interrupted" }
+        ]
+        insertEvents(run.conversation_id, closing)
+        if (msg !== undefined) interrupt.run(msg.id)
+        const endedRun: Store.RunRecord = { ...runOf(run), status: "interrupted", endedAt: now }
+        upsertRun(endedRun)
+        closeConversation.run(seq, now, run.conversation_id)
+        onRunsEnded(run.conversation_id, [endedRun])
+      })
+      for (const run of stale) closeRun.immediate(run)
+    }
+    const now = yield* Clock.currentTimeMillis
+    yield* Effect.try({ try: () => recover(now), catch: toStoreError })
+
+    return ConversationStore.of({ load, commit, commitMany, events, history, messages, runs, list })
+  })
+
+/**
+ * Messages in conversation order: runs in the order their first message arrived, each run's user
+ * messages then its reply. (By seq alone, a message queued during a run would come before the
+ * reply it did not see.)
+ */
+export const conversationOrder = (ms: ReadonlyArray<Store.MessageRecord>): ReadonlyArray<Store.MessageRecord> => {
+  const groups = new Map<string, Array<Store.MessageRecord>>()
+  const out: Array<Array<Store.MessageRecord>> = []
+  for (const m of ms) {
+    const key = m.runId ?? `message:${m.id}`
+    let g = groups.get(key)
+    if (g === undefined) {
+      g = []
+      groups.set(key, g)
+      out.push(g)
+    }
+    if (m.role === "user") {
+      const firstReply = g.findIndex((x) => x.role === "assistant")
+      if (firstReply >= 0) g.splice(firstReply, 0, m)
+      else g.push(m)
+    } else g.push(m)
+  }
+  return out.flat()
+}
+
+const layerWith = (filename: string, options: Store.RetentionOptions): Layer.Layer<ConversationStore, StoreError> =>
+  Layer.scoped(
+    ConversationStore,
+    Effect.flatMap(Effect.mapError(open(filename), toStoreError), (handle) => make(handle, options))
+  )
+
+export const layerSqlite = (options: Store.SqliteOptions): Layer.Layer<ConversationStore, StoreError> =>
+  Layer.unwrapEffect(
+    Effect.try({
+      try: () => {
+        mkdirSync(options.dataDir, { recursive: true })
+        return layerWith(join(options.dataDir, options.filename ?? "sluice.db"), options)
+      },
+      catch: (e) => new StoreError({ message: `cannot create data directory ${options.dataDir}: ${String(e)}` })
+    })
+  )
+
+export const layerMemory = (options: Store.RetentionOptions): Layer.Layer<ConversationStore, StoreError> =>
+  layerWith(":memory:", options)

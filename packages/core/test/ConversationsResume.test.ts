@@ -1,0 +1,141 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Either, Fiber, Stream, TestClock } from "effect"
+import fc from "fast-check"
+import type { ReplyEvent } from "../src/index.js"
+import { collect, expectContiguous, setup } from "./fixtures/harness.js"
+import { answer, type Step } from "./fixtures/testModel.js"
+
+describe("Conversations: passivation, resume, retention", () => {
+  it.scoped("passivates after idleTimeToLive and comes back with its seq and history", () =>
+    Effect.gen(function* () {
+      const { rt, svc } = yield* setup((_, n) => answer([`reply ${n}`]), { idleTimeToLive: "1 minute", sweepInterval: "10 seconds", compactDrafts: false })
+      const first = yield* collect(svc, "c")
+      yield* svc.send("c", "hello")
+      const evs1 = yield* Fiber.join(first)
+      yield* TestClock.adjust(0)
+      expect(rt.isActive("c")).toBe(true)
+      yield* TestClock.adjust("50 seconds")
+      expect(rt.isActive("c")).toBe(true)
+      yield* TestClock.adjust("20 seconds")
+      expect(rt.isActive("c")).toBe(false)
+      expect(rt.active()).toBe(0)
+      const accepted = yield* svc.send("c", "again")
+      expect(accepted.seq).toBe(evs1.at(-1)!.seq + 1)
+      expect(rt.isActive("c")).toBe(true)
+      const all = yield* collect(svc, "c", 2)
+      const evs = yield* Fiber.join(all)
+      expect(expectContiguous(evs)).toBe(true)
+      const history = yield* svc.history("c")
+      expect(history.map((m) => m.text)).toEqual(["hello", "reply 0", "again", "reply 1"])
+    }))
+
+  it.scoped("a subscriber keeps its actor active; a running conversation is never passivated", () =>
+    Effect.gen(function* () {
+      const { rt, svc } = yield* setup(() => answer(["slow"], 120_000), { idleTimeToLive: "1 minute", sweepInterval: "1 second" })
+      const sub = yield* collect(svc, "c")
+      yield* svc.send("c", "take your time")
+      yield* TestClock.adjust("100 seconds")
+      expect(rt.isActive("c")).toBe(true)
+      yield* TestClock.adjust("30 seconds")
+      const evs = yield* Fiber.join(sub)
+      expect(evs.at(-1)).toMatchObject({ _tag: "RunEnded", reason: "completed" })
+      yield* TestClock.adjust("61 seconds")
+      expect(rt.isActive("c")).toBe(false)
+    }))
+
+  it.scoped("Rollback carries the seq of the first output event of the voided attempt", () =>
+    Effect.gen(function* () {
+      const script: Array<Step> = [
+        ...answer(["lost ", "text"]).slice(0, 3),
+        { _tag: "Rollback", attempt: 2, reason: "overloaded" },
+        ...answer(["kept"])
+      ]
+      const { svc } = yield* setup(() => script)
+      const sub = yield* collect(svc, "c")
+      yield* svc.send("c", "hi")
+      const evs = yield* Fiber.join(sub)
+      const rollback = evs.find((e) => e._tag === "Rollback")
+      expect(rollback).toMatchObject({ attempt: 2, reason: "overloaded" })
+      const started = evs.findIndex((e) => e._tag === "RunStarted")
+      const firstOutput = evs.slice(started + 1).find((e) => ["Block", "Draft", "ReasoningDelta", "ReasoningUpdate"].includes(e._tag))
+      expect(rollback!._tag === "Rollback" && rollback!.discardFromSeq).toBe(firstOutput!.seq)
+      expect(evs.at(-2)).toMatchObject({ _tag: "Final", text: "kept" })
+    }))
+
+  it.scoped("retention: Drafts of ended runs are compacted; a resume from before the kept runs fails with EventsExpired", () =>
+    Effect.gen(function* () {
+      const { svc, store } = yield* setup((_, n) => answer([`r${n}a`, `r${n}b`]), { retainRuns: 2 })
+      for (const text of ["one", "two", "three"]) {
+        const sub = yield* collect(svc, "c", 1, (yield* svc.list()).find((c) => c.conversationId === "c")?.lastSeq ?? 0)
+        yield* svc.send("c", text)
+        yield* Fiber.join(sub)
+      }
+      const logged = yield* store.events("c", 0).pipe(Effect.either)
+      expect(Either.isLeft(logged) && logged.left).toMatchObject({ _tag: "EventsExpired", conversationId: "c", fromSeq: 0 })
+      const oldest = Either.isLeft(logged) && logged.left._tag === "EventsExpired" ? logged.left.oldestSeq : 0
+      const fromOldest = yield* store.events("c", oldest - 1)
+      expect(fromOldest[0]).toMatchObject({ _tag: "UserMessage", text: "two", seq: oldest })
+      expect(fromOldest.some((e) => e._tag === "Draft")).toBe(false)
+      expect(fromOldest.filter((e) => e._tag === "Final").map((e) => e._tag === "Final" && e.text)).toEqual(["r1ar1b", "r2ar2b"])
+      const failed = yield* svc.subscribe("c", { fromSeq: 0 }).pipe(Stream.runCollect, Effect.either)
+      expect(Either.isLeft(failed) && failed.left._tag).toBe("EventsExpired")
+      // history is not subject to log retention
+      expect((yield* svc.history("c")).length).toBe(6)
+    }))
+
+  it.scopedLive("resume: random disconnect/resubscribe points over several runs receive exactly the emitted events", () =>
+    Effect.gen(function* () {
+      // compactDrafts off: the exact sequence is the oracle. One runtime, one conversation per case.
+      const { svc } = yield* setup(
+        (req, _n) => {
+          const words = Number(/^m\d+ x(\d+)/.exec(req.messages.at(-1)!.content)?.[1] ?? 1)
+          return answer(Array.from({ length: words }, (_, i) => `w${i} `), 1)
+        },
+        { compactDrafts: false }
+      )
+      let caseNo = 0
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 4 }),
+            fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 5 }),
+            (pieces, cuts) =>
+              Effect.runPromise(
+                Effect.gen(function* () {
+                  const id = `case-${caseNo++}`
+                  const runs = pieces.length
+                  const received: Array<ReplyEvent.ReplyEvent> = []
+                  const oracle = yield* collect(svc, id, runs)
+                  const sender = yield* Effect.fork(
+                    Effect.forEach(
+                      pieces,
+                      (words, i) => Effect.zipRight(Effect.sleep(`${(i * 3) % 5} millis`), svc.send(id, `m${i} x${words}`)),
+                      { discard: true }
+                    )
+                  )
+                  let last = 0
+                  for (const cut of [...cuts, 100_000]) {
+                    let ended = received.filter((e) => e._tag === "RunEnded").length
+                    if (ended >= runs) break
+                    // take `cut` events (or up to the last RunEnded), disconnect, resubscribe from the last seq seen
+                    const got = yield* svc.subscribe(id, { fromSeq: last }).pipe(
+                      Stream.takeUntil((e) => e._tag === "RunEnded" && ++ended >= runs),
+                      Stream.take(cut),
+                      Stream.runCollect,
+                      Effect.map(Chunk.toReadonlyArray)
+                    )
+                    received.push(...got)
+                    if (got.length > 0) last = got.at(-1)!.seq
+                  }
+                  yield* Fiber.join(sender)
+                  const all = yield* Fiber.join(oracle)
+                  expect(received).toEqual(all)
+                  expect(expectContiguous(all)).toBe(true)
+                })
+              )
+          ),
+          { numRuns: 20 }
+        )
+      )
+    }), 120_000)
+})
