@@ -1,0 +1,198 @@
+/**
+ * Delivers a conversation's reply events to one chat, the way a user should see them.
+ *
+ * - Block streaming on (`settings.blockStreaming`, seeded on for Telegram only): each `Block` goes
+ *   out as its own message(s) as it arrives (the pipeline already coalesced and paced it with the
+ *   settings given at send time). Off: only the `Final` goes out.
+ * - **The final reply is never delivered again after its blocks went out** (#70921). The final is
+ *   compared with what the blocks carried (ignoring whitespace, which block joins change): if the
+ *   blocks covered it, nothing more is sent; if the final goes on past the blocks (a tail that never
+ *   became a block, #102578), only that tail is sent.
+ * - Telegram drafts (`streamMode` partial | block, private chats, `sendMessageDraft`): the reply
+ *   streams in the draft bubble and block streaming is off for that reply; the final is a normal
+ *   message. With `/reasoning stream` the draft shows the reasoning too; the final never does.
+ * - **Rollback** (the model retries after output went out): a sent message cannot be unsent. If a
+ *   block of the void attempt was already delivered, one short notice is sent
+ *   ({@link ROLLBACK_NOTICE}) and the new attempt's blocks and final are delivered normally
+ *   (the final-dedupe then compares against the new attempt's blocks only). Nothing delivered →
+ *   nothing said.
+ * - **Error** → one short message ({@link errorNotice}).
+ * - A failed send (after its 429 retries) is logged and delivery goes on with the next message: one
+ *   slow or failed send never skips the rest of the reply.
+ *
+ * Every text is split to the channel's limits (OutboundSplitter) before rendering (Markdown), so a
+ * rendered part never carries a broken fence.
+ *
+ * @since 0.1.0
+ */
+import type { ReplyEvent, StreamingSettings } from "@sluice/core"
+import { Clock, Effect, Stream } from "effect"
+import type { Adapter, ChatTarget } from "./Channel.js"
+import * as Markdown from "./Markdown.js"
+import * as OutboundSplitter from "./OutboundSplitter.js"
+
+export const ROLLBACK_NOTICE = "↻ The reply was interrupted and is being regenerated; what follows replaces the part above."
+export const errorNotice = (message: string): string =>
+  `⚠️ Sorry, the reply failed: ${message.length > 160 ? message.slice(0, 157) + "…" : message}`
+
+export interface Options {
+  readonly adapter: Adapter
+  readonly target: ChatTarget
+  readonly settings: StreamingSettings.StreamingSettings
+  /** `/reasoning stream` for this chat (read per event). */
+  readonly reasoningStream?: (() => boolean) | undefined
+  /** Minimum spacing of draft updates (default: the channel's per-chat interval, at least 300 ms). */
+  readonly draftIntervalMs?: number | undefined
+}
+
+type Event = ReplyEvent.ReplyEvent
+
+interface RunState {
+  blocks: Array<{ readonly seq: number; readonly text: string }>
+  draft: { id: number; answer: string; reasoning: string; shown: string; lastAt: number } | undefined
+  noticeSent: boolean
+}
+
+const FENCE_LINE = /^[ \t]*(`{3,}|~{3,}).*$/gm
+/** Content that must match between blocks and final: no whitespace, no fence lines (block cuts add synthetic ones). */
+const significant = (s: string) => s.replace(FENCE_LINE, "").replace(/\s+/g, "")
+
+/**
+ * What the final adds beyond the blocks already sent: "" when the blocks covered it, the tail text
+ * when the final goes on past them, undefined when the blocks are not a prefix of the final.
+ * Whitespace and fence marker lines are ignored (block joins and fence-safe cuts change them).
+ */
+export const undeliveredTail = (finalText: string, sentBlocks: ReadonlyArray<string>): string | undefined => {
+  const sent = significant(sentBlocks.join("\n"))
+  // indices of the final's significant chars
+  const idx: Array<number> = []
+  let lineStart = 0
+  for (const line of finalText.split("\n")) {
+    if (!/^[ \t]*(`{3,}|~{3,})/.test(line)) {
+      for (let j = 0; j < line.length; j++) if (!/\s/.test(line[j]!)) idx.push(lineStart + j)
+    }
+    lineStart += line.length + 1
+  }
+  const n = Math.min(sent.length, idx.length)
+  for (let k = 0; k < n; k++) if (finalText[idx[k]!] !== sent[k]) return undefined
+  if (sent.length >= idx.length) return ""
+  // start the tail at the beginning of the line holding the first unsent char, if that line was not sent at all
+  let from = idx[sent.length]!
+  const ls = finalText.lastIndexOf("\n", from - 1) + 1
+  if (sent.length === 0 || idx[sent.length - 1]! < ls) from = ls
+  return finalText.slice(from).trim()
+}
+
+/** Runs until `events` ends. */
+export const deliver = (options: Options, events: Stream.Stream<Event, unknown>): Effect.Effect<void> => {
+  const { adapter, settings, target } = options
+  const caps = adapter.capabilities
+  const limit = Math.min(settings.textChunkLimit, caps.textChunkLimit)
+  const draftMode =
+    adapter.sendDraft !== undefined &&
+    caps.draftStreaming &&
+    target.isPrivate === true &&
+    (settings.streamMode === "partial" || settings.streamMode === "block")
+  const draftInterval = options.draftIntervalMs ?? Math.max(300, caps.minIntervalMs)
+  let draftIds = 0
+  let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
+
+  const sendText = (markdown: string) =>
+    Effect.forEach(
+      OutboundSplitter.split(markdown, {
+        limit,
+        chunkMode: settings.chunkMode,
+        maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage
+      }),
+      (part) =>
+        adapter.send(target, { formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) }).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`channel send failed (${adapter.channel}), continuing`, e))
+        ),
+      { discard: true }
+    )
+
+  const showDraft = (force: boolean) =>
+    Effect.gen(function* () {
+      const d = run.draft
+      if (d === undefined || adapter.sendDraft === undefined) return
+      const reasoning = options.reasoningStream?.() === true && d.reasoning !== "" ? `🧠 ${d.reasoning.trim()}\n\n` : ""
+      let text = reasoning + d.answer
+      if (settings.streamMode === "block") {
+        // the draft advances in chunks: only whole draftChunk steps (min chars) of the answer
+        const min = settings.draftChunk?.minChars ?? 200
+        const max = settings.draftChunk?.maxChars ?? 800
+        const shownAnswer = d.shown.length - (d.shown.startsWith("🧠") ? d.shown.indexOf("\n\n") + 2 : 0)
+        const grown = d.answer.length - Math.max(0, shownAnswer)
+        if (!force && grown < min) return
+        let cut = d.answer.length
+        if (grown > max) cut = Math.max(0, shownAnswer) + max
+        const para = d.answer.lastIndexOf("\n\n", cut)
+        if (!force && para > shownAnswer + min) cut = para
+        text = reasoning + d.answer.slice(0, cut)
+      }
+      if (text.length > 4096) text = "…" + text.slice(text.length - 4095)
+      if (text === d.shown) return
+      const now = yield* Clock.currentTimeMillis
+      if (!force && now - d.lastAt < draftInterval) return
+      d.shown = text
+      d.lastAt = now
+      yield* adapter.sendDraft(target, d.id, text).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
+    })
+
+  const ensureDraft = () => {
+    if (run.draft === undefined) run.draft = { id: ++draftIds, answer: "", reasoning: "", shown: "", lastAt: -Infinity }
+    return run.draft
+  }
+
+  const onEvent = (ev: Event): Effect.Effect<void> => {
+    switch (ev._tag) {
+      case "RunStarted":
+        run = { blocks: [], draft: undefined, noticeSent: false }
+        return Effect.void
+      case "Block":
+        if (draftMode || !settings.blockStreaming || ev.text.trim() === "") return Effect.void
+        run.blocks.push({ seq: ev.seq, text: ev.text })
+        return sendText(ev.text)
+      case "Draft":
+        if (!draftMode) return Effect.void
+        ensureDraft().answer = ev.text
+        return showDraft(false)
+      case "ReasoningDelta":
+        if (!draftMode || options.reasoningStream?.() !== true) return Effect.void
+        ensureDraft().reasoning += ev.text
+        return showDraft(false)
+      case "Rollback": {
+        const voided = run.blocks.filter((b) => b.seq >= ev.discardFromSeq)
+        run.blocks = run.blocks.filter((b) => b.seq < ev.discardFromSeq)
+        if (run.draft !== undefined) {
+          run.draft.answer = ""
+          run.draft.reasoning = ""
+        }
+        // nothing of the void attempt reached the chat: nothing to say
+        if (voided.length === 0) return Effect.void
+        run.noticeSent = true
+        return sendText(ROLLBACK_NOTICE)
+      }
+      case "Final": {
+        const blocks = run.blocks.map((b) => b.text)
+        run.blocks = []
+        if (blocks.length === 0) return ev.text.trim() === "" ? Effect.void : sendText(ev.text)
+        const tail = undeliveredTail(ev.text, blocks)
+        if (tail === undefined) return Effect.logWarning("final reply differs from the blocks already sent; not sending it again")
+        return tail === "" ? Effect.void : sendText(tail)
+      }
+      case "Error":
+        return sendText(errorNotice(ev.error.message))
+      case "RunEnded":
+        run = { blocks: [], draft: undefined, noticeSent: false }
+        return Effect.void
+      default:
+        return Effect.void
+    }
+  }
+
+  return events.pipe(
+    Stream.runForEach(onEvent),
+    Effect.catchAll((e) => Effect.logWarning("reply subscription ended with an error", e))
+  )
+}

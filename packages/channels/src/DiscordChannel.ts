@@ -1,0 +1,173 @@
+/**
+ * Discord adapter. Sending: `POST /api/v10/channels/{id}/messages` with the bot token, a `nonce`
+ * and `enforce_nonce: true` (a retried create returns the same message instead of a duplicate),
+ * `allowed_mentions: { parse: [] }` (no @everyone from model text), pacing from the
+ * `X-RateLimit-Remaining` / `X-RateLimit-Reset-After` headers, and 429 waits from the JSON
+ * `retry_after` (or `Retry-After`). Receiving: the Gateway WebSocket — Hello → Identify (or Resume
+ * after a drop, with the session id and last seq) → heartbeats at the advertised interval →
+ * `MESSAGE_CREATE` dispatches; `op 7` reconnects and resumes, `op 9` re-identifies.
+ *
+ * @since 0.1.0
+ */
+import type { HttpClient } from "@effect/platform"
+import { HttpClientRequest } from "@effect/platform"
+import { Effect, Option, Stream } from "effect"
+import WebSocket from "ws"
+import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
+import { field, request } from "./internal/http.js"
+import * as RateLimiter from "./RateLimiter.js"
+
+export interface Options {
+  readonly accountId: string
+  readonly token: string
+  /** REST base (default https://discord.com). */
+  readonly baseUrl?: string | undefined
+  /** Gateway URL (default wss://gateway.discord.gg/?v=10&encoding=json). */
+  readonly gatewayUrl?: string | undefined
+  /** Gateway intents (default GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT). */
+  readonly intents?: number | undefined
+  /** Connect to the gateway (default true). */
+  readonly receive?: boolean | undefined
+  readonly reconnectMs?: number | undefined
+}
+
+const CHANNEL = "discord"
+export const DEFAULT_INTENTS = (1 << 9) | (1 << 12) | (1 << 15)
+
+/** A MESSAGE_CREATE payload → the message a conversation gets (bots, including ourselves, ignored). */
+export const parseMessageCreate = (accountId: string, d: unknown, selfId?: string): Option.Option<InboundMessage> => {
+  const content = field(d, "content")
+  const channelId = field(d, "channel_id")
+  const authorId = field(d, "author", "id")
+  if (typeof content !== "string" || content === "" || typeof channelId !== "string") return Option.none()
+  if (field(d, "author", "bot") === true || (selfId !== undefined && authorId === selfId)) return Option.none()
+  return Option.some({
+    channel: CHANNEL,
+    accountId,
+    chatId: channelId,
+    isPrivate: field(d, "guild_id") === undefined,
+    messageId: String(field(d, "id") ?? ""),
+    senderId: String(authorId ?? ""),
+    text: content
+  })
+}
+
+/** The Gateway client: a stream of MESSAGE_CREATE messages, reconnecting and resuming on drops. */
+const gateway = (options: Options): Stream.Stream<InboundMessage, ChannelError> =>
+  Stream.asyncScoped<InboundMessage, ChannelError>((emit) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        let closed = false
+        let socket: WebSocket | undefined
+        let heartbeat: ReturnType<typeof setInterval> | undefined
+        let seq: number | null = null
+        let sessionId: string | undefined
+        let resumeUrl: string | undefined
+        let selfId: string | undefined
+        const connect = (resume: boolean) => {
+          if (closed) return
+          const url = resume && resumeUrl !== undefined ? resumeUrl : (options.gatewayUrl ?? "wss://gateway.discord.gg/?v=10&encoding=json")
+          const ws = new WebSocket(url, { perMessageDeflate: false })
+          socket = ws
+          const send = (op: number, d: unknown) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ op, d }))
+          ws.on("message", (raw) => {
+            let p: { op: number; d?: unknown; s?: number | null; t?: string | null }
+            try {
+              p = JSON.parse(String(raw))
+            } catch {
+              return
+            }
+            if (typeof p.s === "number") seq = p.s
+            switch (p.op) {
+              case 10: {
+                clearInterval(heartbeat)
+                heartbeat = setInterval(() => send(1, seq), Number(field(p.d, "heartbeat_interval") ?? 41250))
+                if (resume && sessionId !== undefined) send(6, { token: options.token, session_id: sessionId, seq })
+                else send(2, { token: options.token, intents: options.intents ?? DEFAULT_INTENTS, properties: { os: process.platform, browser: "sluice", device: "sluice" } })
+                break
+              }
+              case 1:
+                send(1, seq)
+                break
+              case 7:
+                ws.close(4000, "reconnect requested")
+                break
+              case 9:
+                sessionId = undefined
+                seq = null
+                ws.close(4000, "invalid session")
+                break
+              case 0:
+                if (p.t === "READY") {
+                  sessionId = field(p.d, "session_id") as string | undefined
+                  resumeUrl = field(p.d, "resume_gateway_url") as string | undefined
+                  selfId = field(p.d, "user", "id") as string | undefined
+                } else if (p.t === "MESSAGE_CREATE") {
+                  const m = parseMessageCreate(options.accountId, p.d, selfId)
+                  if (Option.isSome(m)) emit.single(m.value)
+                }
+                break
+            }
+          })
+          ws.on("error", () => {})
+          ws.on("close", (code) => {
+            clearInterval(heartbeat)
+            if (closed) return
+            if (code === 4004) {
+              emit.fail(new ChannelError({ channel: CHANNEL, method: "gateway", status: 401, description: "Authentication failed" }))
+              return
+            }
+            setTimeout(() => connect(sessionId !== undefined), options.reconnectMs ?? 1000)
+          })
+        }
+        connect(false)
+        return () => {
+          closed = true
+          clearInterval(heartbeat)
+          socket?.terminate()
+        }
+      }),
+      (stop) => Effect.sync(stop)
+    )
+  )
+
+export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const http = yield* Effect.context<HttpClient.HttpClient>()
+    const base = `${(options.baseUrl ?? "https://discord.com").replace(/\/$/, "")}/api/v10`
+    const limiter = yield* RateLimiter.make({ minIntervalMs: 0 })
+    let nonceSeq = 0
+    const send: Adapter["send"] = (target, text) => {
+      const nonce = `${Date.now().toString(36)}${(++nonceSeq).toString(36)}`.slice(-25) // one per message, reused on retries
+      const key = `channel:${target.chatId}`
+      const post = request(
+        CHANNEL,
+        "createMessage",
+        HttpClientRequest.post(`${base}/channels/${target.chatId}/messages`).pipe(
+          HttpClientRequest.setHeaders({ authorization: `Bot ${options.token}` }),
+          HttpClientRequest.bodyUnsafeJson({ content: text.formatted, nonce, enforce_nonce: true, allowed_mentions: { parse: [] } })
+        )
+      ).pipe(
+        Effect.provide(http),
+        Effect.flatMap((res): Effect.Effect<unknown, ChannelError | RateLimited> => {
+          const remaining = res.headers["x-ratelimit-remaining"]
+          const resetAfter = Number(res.headers["x-ratelimit-reset-after"])
+          const pace = remaining === "0" && Number.isFinite(resetAfter) ? limiter.penalize(key, resetAfter * 1000) : Effect.void
+          if (res.status === 429) {
+            const after = Number(field(res.json, "retry_after") ?? res.headers["retry-after"] ?? 1)
+            return Effect.zipRight(pace, Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 })))
+          }
+          if (res.status >= 200 && res.status < 300) return Effect.as(pace, res.json)
+          return Effect.fail(new ChannelError({ channel: CHANNEL, method: "createMessage", status: res.status, description: String(field(res.json, "message") ?? res.text) }))
+        })
+      )
+      return limiter.run(key, post).pipe(Effect.map((r) => ({ messageId: String(field(r, "id") ?? "") })))
+    }
+    return {
+      channel: CHANNEL,
+      accountId: options.accountId,
+      capabilities: capabilities.discord,
+      send,
+      inbound: options.receive === false ? Stream.empty : gateway(options)
+    } satisfies Adapter
+  })

@@ -1,0 +1,142 @@
+/**
+ * Telegram Bot API adapter: `sendMessage` (HTML or MarkdownV2, with a plain-text resend when the
+ * API answers 400 "can't parse entities"), `sendMessageDraft` for draft streaming in private chats,
+ * inbound by long polling `getUpdates` (default) or by webhook with the
+ * `X-Telegram-Bot-Api-Secret-Token` header checked. 429s wait `parameters.retry_after`.
+ *
+ * @since 0.1.0
+ */
+import type { HttpClient } from "@effect/platform"
+import { Effect, Option, Stream } from "effect"
+import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, RateLimited } from "./Channel.js"
+import { field, postJson, type JsonResponse } from "./internal/http.js"
+import * as RateLimiter from "./RateLimiter.js"
+import * as Webhook from "./Webhook.js"
+
+export interface Options {
+  readonly accountId: string
+  readonly token: string
+  /** Default https://api.telegram.org */
+  readonly baseUrl?: string | undefined
+  readonly parseMode?: "HTML" | "MarkdownV2" | undefined
+  /** `polling` (default) runs getUpdates; `webhook` expects the gateway to mount the webhook. */
+  readonly receive?: "polling" | "webhook" | undefined
+  readonly pollTimeoutSeconds?: number | undefined
+  /** `secret_token` given to setWebhook; required for the webhook. */
+  readonly webhookSecret?: string | undefined
+  /** Per-chat spacing (default 1000 ms). */
+  readonly minIntervalMs?: number | undefined
+}
+
+const CHANNEL = "telegram"
+
+/** A Bot API response → the result, a RateLimited, or a ChannelError (description as the API gave it). */
+export const interpret = (method: string, res: JsonResponse): Effect.Effect<unknown, ChannelError | RateLimited> => {
+  if (field(res.json, "ok") === true) return Effect.succeed(field(res.json, "result"))
+  const code = Number(field(res.json, "error_code") ?? res.status)
+  const retryAfter = field(res.json, "parameters", "retry_after")
+  if (code === 429) return Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: Number(retryAfter ?? 1) * 1000 }))
+  return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: code, description: String(field(res.json, "description") ?? res.text) }))
+}
+
+export const isEntityError = (e: ChannelError): boolean => e.status === 400 && /can't parse entities/i.test(e.description)
+
+/** An Update → the message a conversation gets (text messages only). */
+export const parseUpdate = (accountId: string, update: unknown): Option.Option<InboundMessage> => {
+  const msg = field(update, "message")
+  const text = field(msg, "text")
+  const chatId = field(msg, "chat", "id")
+  if (typeof text !== "string" || (typeof chatId !== "number" && typeof chatId !== "string")) return Option.none()
+  const thread = field(msg, "message_thread_id")
+  const isTopic = field(msg, "is_topic_message") === true || field(msg, "chat", "type") === "private"
+  return Option.some({
+    channel: CHANNEL,
+    accountId,
+    chatId: String(chatId),
+    threadId: thread !== undefined && isTopic ? String(thread) : undefined,
+    isPrivate: field(msg, "chat", "type") === "private",
+    messageId: String(field(msg, "message_id") ?? ""),
+    senderId: String(field(msg, "from", "id") ?? ""),
+    text
+  })
+}
+
+/** Webhook: secret header first (401), then a JSON Update (400). */
+export const handleWebhook = (accountId: string, secret: string | undefined, req: Webhook.WebhookRequest): Webhook.WebhookResult => {
+  if (req.method !== "POST") return Webhook.reject(405, "method not allowed")
+  const given = req.headers["x-telegram-bot-api-secret-token"]
+  if (secret === undefined || given === undefined || !Webhook.safeEqual(given, secret)) return Webhook.reject(401, "bad secret token")
+  const update = Webhook.parseJson(req.body)
+  if (update === undefined || typeof field(update, "update_id") !== "number") return Webhook.reject(400, "malformed update")
+  return Webhook.ok(Option.toArray(parseUpdate(accountId, update)))
+}
+
+export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const http = yield* Effect.context<HttpClient.HttpClient>()
+    const base = `${(options.baseUrl ?? "https://api.telegram.org").replace(/\/$/, "")}/bot${options.token}`
+    const parseMode = options.parseMode ?? "HTML"
+    const caps = {
+      ...capabilities.telegram,
+      dialect: parseMode === "MarkdownV2" ? ("telegram-markdownv2" as const) : ("telegram-html" as const),
+      minIntervalMs: options.minIntervalMs ?? capabilities.telegram.minIntervalMs
+    }
+    const limiter = yield* RateLimiter.make({ minIntervalMs: caps.minIntervalMs })
+    const call = (method: string, body: Record<string, unknown>) =>
+      postJson(CHANNEL, method, `${base}/${method}`, body).pipe(
+        Effect.flatMap((res) => interpret(method, res)),
+        Effect.provide(http)
+      )
+    const where = (t: ChatTarget) => ({
+      chat_id: /^-?\d+$/.test(t.chatId) ? Number(t.chatId) : t.chatId,
+      ...(t.threadId !== undefined ? { message_thread_id: Number(t.threadId) } : {})
+    })
+    const chatKey = (t: ChatTarget) => `${t.chatId}:${t.threadId ?? ""}`
+
+    const send: Adapter["send"] = (target, text) =>
+      limiter.run(
+        chatKey(target),
+        call("sendMessage", { ...where(target), text: text.formatted, parse_mode: parseMode }).pipe(
+          Effect.catchIf(
+            (e): e is ChannelError => e instanceof ChannelError && isEntityError(e),
+            () => call("sendMessage", { ...where(target), text: text.plain })
+          )
+        )
+      ).pipe(Effect.map((r) => ({ messageId: String(field(r, "message_id") ?? "") })))
+
+    const sendDraft: NonNullable<Adapter["sendDraft"]> = (target, draftId, text) =>
+      limiter.run(chatKey(target), call("sendMessageDraft", { ...where(target), draft_id: draftId, text })).pipe(Effect.asVoid)
+
+    const pollTimeout = options.pollTimeoutSeconds ?? 25
+    const inbound: Adapter["inbound"] =
+      options.receive === "webhook"
+        ? Stream.empty
+        : Stream.suspend(() => {
+            let offset = 0
+            const poll = Effect.suspend(() => call("getUpdates", { offset, timeout: pollTimeout, allowed_updates: ["message"] })).pipe(
+              Effect.map((result) => {
+                const updates = Array.isArray(result) ? result : []
+                for (const u of updates) offset = Math.max(offset, Number(field(u, "update_id")) + 1)
+                return updates.flatMap((u) => Option.toArray(parseUpdate(options.accountId, u)))
+              }),
+              Effect.catchAll((e) =>
+                e instanceof RateLimited
+                  ? Effect.as(Effect.sleep(e.retryAfterMs), [] as Array<InboundMessage>)
+                  : e.status === 401 || e.status === 409
+                    ? Effect.fail(e) // wrong token, or a webhook is set: polling cannot work
+                    : Effect.as(Effect.zipRight(Effect.logWarning("getUpdates failed, retrying", e), Effect.sleep(1000)), [] as Array<InboundMessage>)
+              )
+            )
+            return Stream.repeatEffect(poll).pipe(Stream.flattenIterables)
+          })
+
+    return {
+      channel: CHANNEL,
+      accountId: options.accountId,
+      capabilities: caps,
+      send,
+      sendDraft,
+      inbound,
+      webhook: (req) => handleWebhook(options.accountId, options.webhookSecret, req)
+    } satisfies Adapter
+  })

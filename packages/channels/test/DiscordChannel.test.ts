@@ -1,0 +1,46 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { FakeDiscord } from "../fakes/FakeDiscord.js"
+import { Channel, DiscordChannel } from "../src/index.js"
+import { expectedMessages, fake, finalOf, runEvents, startHub, waitUntil } from "./support/harness.js"
+
+const TOKEN = "MTA.fake.token"
+const adapter = (d: FakeDiscord) =>
+  DiscordChannel.make({ accountId: "guildbot", token: TOKEN, baseUrl: d.url, gatewayUrl: d.gatewayUrl, reconnectMs: 20 })
+
+describe("DiscordChannel end to end (Gateway WebSocket → Conversations → scripted model → fake REST)", () => {
+  it.scopedLive("MESSAGE_CREATE is answered within 2000 chars and 17 lines, paced by the rate-limit headers, through a 429 storm, without duplicates", () =>
+    Effect.gen(function* () {
+      const d = yield* fake(() => new FakeDiscord(TOKEN, { bucketSize: 2, bucketResetMs: 100, heartbeatMs: 50 }))
+      const { conversations } = yield* startHub(adapter(d), { words: 500 })
+      yield* waitUntil("identified", () => d.identifies === 1)
+      d.rateLimitNext(3, 0.05)
+      d.userMessage("5001", "Write a detailed guide to sourdough baking", { guildId: "9" })
+      const events = yield* runEvents(conversations, "discord:guildbot:5001")
+      const expected = expectedMessages(finalOf(events), Channel.capabilities.discord, 2000)
+      expect(expected.length).toBeGreaterThan(1)
+      yield* waitUntil("messages", () => d.created.length >= expected.length)
+      yield* Effect.sleep(150)
+      expect(d.created.map((m) => m.content)).toEqual(expected)
+      expect(d.created.every((m) => m.content.length <= 2000 && m.content.split("\n").length <= 17)).toBe(true)
+      expect(new Set(d.created.map((m) => m.nonce)).size).toBe(d.created.length)
+      expect(d.ops).toContain(1) // heartbeats were sent
+    })
+  )
+
+  it.scopedLive("after a dropped connection the client resumes and gets the message it missed", () =>
+    Effect.gen(function* () {
+      const d = yield* fake(() => new FakeDiscord(TOKEN))
+      const { conversations } = yield* startHub(adapter(d))
+      yield* waitUntil("identified", () => d.identifies === 1 && d.connected)
+      d.dropConnection()
+      d.userMessage("6001", "Are you there?") // dispatched while disconnected: replayed on resume
+      yield* waitUntil("resumed", () => d.resumes === 1)
+      const events = yield* runEvents(conversations, "discord:guildbot:6001")
+      const expected = expectedMessages(finalOf(events), Channel.capabilities.discord, 2000)
+      yield* waitUntil("reply", () => d.created.length >= expected.length)
+      expect(d.created.map((m) => m.content)).toEqual(expected)
+      expect(d.identifies).toBe(1)
+    })
+  )
+})

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
+import { parseHtml, parseMarkdownV2 } from "../fakes/telegramEntities.js"
+import { Markdown } from "../src/index.js"
+
+const sample = [
+  "# Title",
+  "",
+  "Some **bold**, *italic*, _also italic_, ~~gone~~ and `a < b && c` code.",
+  "A [link](https://example.com/a_(b)) and snake_case_name stay.",
+  "- first item",
+  "* second item 1.5 + 2 = 3.5!",
+  "> quoted <tag> & more",
+  "",
+  "```ts",
+  "const x = a < b ? `t` : \"\\\\\"",
+  "```",
+  "Done."
+].join("\n")
+
+describe("Markdown", () => {
+  it("renders Telegram HTML that the Bot API parses, with the visible text of the plain rendering", () => {
+    const html = Markdown.render(sample, "telegram-html")
+    expect(html).toContain("<b>Title</b>")
+    expect(html).toContain("<b>bold</b>, <i>italic</i>, <i>also italic</i>, <s>gone</s>")
+    expect(html).toContain("<code>a &lt; b &amp;&amp; c</code>")
+    expect(html).toContain('<a href="https://example.com/a_(b)">link</a>')
+    expect(html).toContain("snake_case_name")
+    expect(html).toContain("<blockquote>quoted &lt;tag&gt; &amp; more</blockquote>")
+    expect(html).toContain('<pre><code class="language-ts">const x = a &lt; b ? `t` : "\\\\"</code></pre>')
+    const parsed = parseHtml(html)
+    expect(parsed).toEqual({ ok: true, text: expect.any(String) })
+  })
+
+  it("renders MarkdownV2 with every reserved character escaped", () => {
+    const v2 = Markdown.render(sample, "telegram-markdownv2")
+    expect(v2).toContain("*Title*")
+    expect(v2).toContain("*bold*, _italic_, _also italic_, ~gone~")
+    expect(v2).toContain("1\\.5 \\+ 2 \\= 3\\.5\\!")
+    expect(v2).toContain("[link](https://example.com/a_(b\\))")
+    expect(v2).toContain("snake\\_case\\_name")
+    expect(v2).toContain("```ts\nconst x = a < b ? \\`t\\` : \"\\\\\\\\\"\n```")
+    expect(parseMarkdownV2(v2).ok).toBe(true)
+  })
+
+  it("Telegram's parsers reject what the real API rejects", () => {
+    expect(parseMarkdownV2("Total: 3.5!")).toEqual({
+      ok: false,
+      description: "Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'"
+    })
+    expect(parseMarkdownV2("*open bold").ok).toBe(false)
+    expect(parseHtml("a <foo> b").ok).toBe(false)
+    expect(parseHtml("<b>x").ok).toBe(false)
+  })
+
+  it("any text renders to Telegram HTML and MarkdownV2 the API accepts, showing the same visible text", () => {
+    const piece = fc.constantFrom("a", " ", "\n", "*", "**", "_", "__", "~~", "`", "[x](http://u.v/w)", "<", ">", "&", ".", "!", "#", "-", "\\", "|", "(", ")", "```", "é", "😀")
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (ps) => {
+        const md = ps.join("")
+        const html = parseHtml(Markdown.render(md, "telegram-html"))
+        const v2 = parseMarkdownV2(Markdown.render(md, "telegram-markdownv2"))
+        expect(html.ok, JSON.stringify(md)).toBe(true)
+        expect(v2.ok, JSON.stringify({ md, v2: Markdown.render(md, "telegram-markdownv2"), v2e: v2 })).toBe(true)
+        if (html.ok && v2.ok) expect(v2.text).toBe(html.text)
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("renders Slack mrkdwn", () => {
+    expect(Markdown.render("**Deploy** to *prod* & [docs](https://d.io) <now>", "slack")).toBe(
+      "*Deploy* to _prod_ &amp; <https://d.io|docs> &lt;now&gt;"
+    )
+    expect(Markdown.render("## Plan\n~~old~~", "slack")).toBe("*Plan*\n~old~")
+  })
+
+  it("renders WhatsApp formatting, Discord unchanged, Signal plain", () => {
+    expect(Markdown.render("**b** _i_ ~~s~~ [t](https://x.y)\n```\ncode\n```", "whatsapp")).toBe("*b* _i_ ~s~ t (https://x.y)\n```code```")
+    expect(Markdown.render("**b** ||spoiler|| # not a heading", "discord")).toBe("**b** ||spoiler|| # not a heading")
+    expect(Markdown.toPlain("# Hi\n**b** `c` [t](https://x.y)\n```py\nprint(1)\n```")).toBe("Hi\nb c t (https://x.y)\nprint(1)")
+  })
+})

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
+import { OutboundSplitter } from "../src/index.js"
+import * as Fences from "../src/internal/fences.js"
+
+const word = fc.oneof(
+  fc.stringMatching(/^[a-z]{1,12}$/),
+  fc.constantFrom("😀", "𝄞x", "é", "—", "a.", "end!"),
+  fc.stringMatching(/^[A-Za-z0-9]{20,90}$/) // long unbreakable runs
+)
+const line = fc.array(word, { minLength: 0, maxLength: 14 }).map((ws) => ws.join(" "))
+const paragraph = fc.array(line, { minLength: 1, maxLength: 5 }).map((ls) => ls.join("\n"))
+const fence = fc
+  .record({
+    ch: fc.constantFrom("```", "~~~", "````"),
+    lang: fc.constantFrom("", "ts", "python", "sh"),
+    body: fc.array(line, { minLength: 0, maxLength: 30 })
+  })
+  .map(({ body, ch, lang }) => [ch + lang, ...body, ch].join("\n"))
+const doc = fc
+  .array(fc.oneof({ weight: 3, arbitrary: paragraph }, { weight: 1, arbitrary: fence }), { minLength: 1, maxLength: 8 })
+  .chain((blocks) => fc.constantFrom("\n\n", "\n", "\n\n\n").map((sep) => blocks.join(sep)))
+const options = fc.record({
+  limit: fc.integer({ min: 40, max: 400 }),
+  chunkMode: fc.constantFrom<OutboundSplitter.ChunkMode>("length", "newline"),
+  maxLines: fc.option(fc.integer({ min: 3, max: 20 }), { nil: undefined })
+})
+
+const lines = (s: string) => s.split("\n").length
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+describe("OutboundSplitter", () => {
+  it("keeps every part within the limit and the line cap", () => {
+    fc.assert(
+      fc.property(doc, options, (text, o) => {
+        for (const p of OutboundSplitter.split(text, o)) {
+          expect(p.length).toBeLessThanOrEqual(o.limit)
+          if (o.maxLines !== undefined) expect(lines(p)).toBeLessThanOrEqual(o.maxLines)
+          expect(p.trim()).not.toBe("")
+        }
+      }),
+      { numRuns: 400 }
+    )
+  })
+
+  it("never leaves a fence open in a part when the input's fences are balanced", () => {
+    fc.assert(
+      fc.property(doc, options, (text, o) => {
+        fc.pre(Fences.balanced(text))
+        for (const p of OutboundSplitter.split(text, o)) expect(Fences.balanced(p), JSON.stringify(p)).toBe(true)
+      }),
+      { numRuns: 400 }
+    )
+  })
+
+  it("loses nothing: parts are the input's ranges in order, only whitespace and synthetic fence lines differ", () => {
+    fc.assert(
+      fc.property(doc, options, (text, o) => {
+        const parts = OutboundSplitter.parts(text, o)
+        let prev = 0
+        for (const p of parts) {
+          expect(p.start).toBeGreaterThanOrEqual(prev)
+          expect(text.slice(prev, p.start).trim()).toBe("") // the dropped separator
+          expect(p.text).toBe(p.reopened + text.slice(p.start, p.end) + p.closed)
+          if (p.reopened !== "") expect(p.reopened).toMatch(/^ {0,3}(`{3,}|~{3,})[a-z]*\n$/)
+          if (p.closed !== "") expect(p.closed).toMatch(/^\n {0,3}(`{3,}|~{3,})$/)
+          prev = p.end
+        }
+        expect(text.slice(prev).trim()).toBe("")
+        // and so, with whitespace removed, the parts minus synthetic fence lines rejoin to the input
+        const squash = (s: string) => s.replace(/\s+/g, "")
+        expect(squash(parts.map((p) => text.slice(p.start, p.end)).join(""))).toBe(squash(text))
+      }),
+      { numRuns: 400 }
+    )
+  })
+
+  it("never splits a surrogate pair", () => {
+    const emojiRun = fc.array(fc.constantFrom("😀", "🎉", "a", " ", "\n"), { minLength: 1, maxLength: 600 }).map((a) => a.join(""))
+    fc.assert(
+      fc.property(emojiRun, fc.integer({ min: 16, max: 64 }), (text, limit) => {
+        for (const p of OutboundSplitter.split(text, { limit })) {
+          expect(loneSurrogate.test(p)).toBe(false)
+          expect(p.length).toBeLessThanOrEqual(limit)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("sends a reply that fits as one message, unchanged", () => {
+    expect(OutboundSplitter.split("Hello **world**\n\nSecond para.", { limit: 4000 })).toEqual([
+      "Hello **world**\n\nSecond para."
+    ])
+    expect(OutboundSplitter.split("  \n\n ", { limit: 4000 })).toEqual([])
+  })
+
+  it("closes and reopens a fence cut in the middle, info string kept", () => {
+    const code = "```ts\n" + Array.from({ length: 10 }, (_, i) => `const v${i} = ${i}`).join("\n") + "\n```"
+    const out = OutboundSplitter.split(code, { limit: 80 })
+    expect(out.length).toBeGreaterThan(1)
+    for (const p of out) {
+      expect(p.startsWith("```ts\n")).toBe(true)
+      expect(p.endsWith("\n```")).toBe(true)
+      expect(p.length).toBeLessThanOrEqual(80)
+    }
+    expect(out.join("\n").replace(/\n```\n```ts/g, "")).toBe(code)
+  })
+
+  it("newline mode packs whole paragraphs; length mode fills up to the last newline", () => {
+    const text = "aaaa\n\nbbbb cccc\ndddd"
+    expect(OutboundSplitter.split(text, { limit: 16, chunkMode: "newline" })).toEqual(["aaaa", "bbbb cccc\ndddd"])
+    expect(OutboundSplitter.split(text, { limit: 16, chunkMode: "length" })).toEqual(["aaaa\n\nbbbb cccc", "dddd"])
+  })
+
+  it("applies Discord's 17-line soft cap even under the char limit", () => {
+    const text = Array.from({ length: 40 }, (_, i) => `line ${i}`).join("\n")
+    const out = OutboundSplitter.split(text, { limit: 2000, maxLines: 17 })
+    expect(out.map(lines)).toEqual([17, 17, 6])
+    expect(out.join("\n")).toBe(text)
+  })
+})

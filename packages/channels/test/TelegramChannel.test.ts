@@ -1,0 +1,119 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { FakeTelegram } from "../fakes/FakeTelegram.js"
+import { Channel, Markdown, TelegramChannel } from "../src/index.js"
+import { blocksOf, expectedMessages, fake, finalOf, runEvents, startHub, waitUntil } from "./support/harness.js"
+
+const TOKEN = "123:ABC"
+const adapter = (tg: FakeTelegram, extra: Partial<TelegramChannel.Options> = {}) =>
+  TelegramChannel.make({ accountId: "main", token: TOKEN, baseUrl: tg.url, pollTimeoutSeconds: 1, minIntervalMs: 20, ...extra })
+
+describe("TelegramChannel end to end (long polling → Conversations → scripted model → fake Bot API)", () => {
+  it.scopedLive("private chat: the reply streams in the draft (blocks off), the final arrives as normal messages within the limit", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg), {
+        // block streaming asked for, but a private chat drafts: blocks are off for the reply
+        config: { channels: { telegram: { textChunkLimit: 300, blockStreaming: true, streamMode: "partial" } } }
+      })
+      tg.pushMessage({ chatId: 42, text: "How do I speed up my build?" })
+      const events = yield* runEvents(conversations, "telegram:main:42")
+      expect(blocksOf(events).length).toBeGreaterThan(1)
+      const final = finalOf(events)
+      const expected = expectedMessages(final, Channel.capabilities.telegram, 300)
+      expect(expected.length).toBeGreaterThan(1)
+      yield* waitUntil("final messages", () => tg.sent.length >= expected.length)
+      yield* Effect.sleep(100)
+      expect(tg.sent.map((m) => m.text)).toEqual(expected)
+      expect(tg.sent.every((m) => m.parseMode === "HTML" && m.visible.length <= 300 && m.chatId === 42)).toBe(true)
+      expect(tg.drafts.every((d) => d.chatId === 42 && final.startsWith(d.text))).toBe(true)
+    })
+  )
+
+  it.scopedLive("group with block streaming: blocks go out as they come, the final is not sent again", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg), {
+        config: { channels: { telegram: { blockStreaming: true } } },
+        words: 400
+      })
+      tg.pushMessage({ chatId: -100, text: "Explain caching", fromId: 7 })
+      const events = yield* runEvents(conversations, "telegram:main:-100")
+      const blocks = blocksOf(events)
+      expect(blocks.length).toBeGreaterThan(1)
+      const expected = blocks.flatMap((b) => expectedMessages(b, Channel.capabilities.telegram, 4000))
+      yield* waitUntil("block messages", () => tg.sent.length >= expected.length)
+      yield* Effect.sleep(150)
+      expect(tg.sent.map((m) => m.text)).toEqual(expected)
+      expect(tg.drafts).toEqual([]) // no drafts in groups
+      const squash = (s: string) => s.replace(/\s+/g, "")
+      expect(squash(tg.sent.map((m) => m.visible).join(""))).toBe(squash(Markdown.toPlain(finalOf(events))))
+    })
+  )
+
+  it.scopedLive("a 429 storm loses, reorders and duplicates nothing", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg), {
+        config: { channels: { telegram: { blockStreaming: true, textChunkLimit: 200 } } },
+        words: 300
+      })
+      tg.rateLimitNext(5, 0.05)
+      tg.pushMessage({ chatId: -5, text: "Tell me about queues" })
+      const events = yield* runEvents(conversations, "telegram:main:-5")
+      const expected = blocksOf(events).flatMap((b) => expectedMessages(b, Channel.capabilities.telegram, 200))
+      yield* waitUntil("all messages", () => tg.sent.length >= expected.length)
+      yield* Effect.sleep(150)
+      expect(tg.sent.map((m) => m.text)).toEqual(expected)
+      expect(tg.calls.filter((c) => c === "sendMessage").length).toBe(expected.length + 5)
+    })
+  )
+
+  it.scopedLive("when the API rejects the formatting, the same part is resent as plain text", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg, { parseMode: "MarkdownV2" }))
+      tg.rejectFormattedNext = 1
+      tg.pushMessage({ chatId: 9, text: "hi" })
+      const events = yield* runEvents(conversations, "telegram:main:9")
+      const final = finalOf(events)
+      yield* waitUntil("messages", () => tg.sent.length >= 1)
+      yield* Effect.sleep(100)
+      expect(tg.sent).toHaveLength(1)
+      expect(tg.sent[0]!.parseMode).toBeUndefined()
+      expect(tg.sent[0]!.text).toBe(Markdown.toPlain(final))
+    })
+  )
+
+  it.scopedLive("/reasoning stream shows reasoning in the draft and keeps it out of the final", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg), { thinking: true })
+      tg.pushMessage({ chatId: 77, text: "/reasoning stream" })
+      yield* waitUntil("ack", () => tg.sent.length === 1)
+      tg.pushMessage({
+        chatId: 77,
+        text: "Compare three approaches to caching in a distributed system, explain the trade-offs step by step and design a migration plan with code"
+      })
+      const events = yield* runEvents(conversations, "telegram:main:77")
+      expect(events.some((e) => e._tag === "ReasoningDelta")).toBe(true)
+      yield* waitUntil("final", () => tg.sent.length >= 2)
+      yield* Effect.sleep(100)
+      expect(tg.drafts.some((d) => d.text.startsWith("🧠"))).toBe(true)
+      const finalMessages = tg.sent.slice(1).map((m) => m.visible).join("\n")
+      expect(finalMessages).not.toContain("🧠")
+      expect(finalMessages.replace(/\s+/g, "")).toBe(Markdown.toPlain(finalOf(events)).replace(/\s+/g, ""))
+    })
+  )
+
+  it("webhook: the secret token header is required and checked; a malformed update is a 400", () => {
+    const req = (headers: Record<string, string>, body: string) => ({ method: "POST", headers, query: new URLSearchParams(), body, now: 0 })
+    const update = JSON.stringify({ update_id: 1, message: { message_id: 5, chat: { id: 3, type: "private" }, from: { id: 3 }, text: "hello" } })
+    expect(TelegramChannel.handleWebhook("a", "s3cret", req({}, update)).status).toBe(401)
+    expect(TelegramChannel.handleWebhook("a", "s3cret", req({ "x-telegram-bot-api-secret-token": "nope" }, update)).status).toBe(401)
+    expect(TelegramChannel.handleWebhook("a", "s3cret", req({ "x-telegram-bot-api-secret-token": "s3cret" }, "{nope")).status).toBe(400)
+    const ok = TelegramChannel.handleWebhook("a", "s3cret", req({ "x-telegram-bot-api-secret-token": "s3cret" }, update))
+    expect(ok.status).toBe(200)
+    expect(ok.messages.map((m) => Channel.conversationId(m))).toEqual(["telegram:a:3"])
+  })
+})
