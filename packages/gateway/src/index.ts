@@ -1,0 +1,3 @@
+export * as Auth from "./Auth.js"
+export * as Gateway from "./Gateway.js"
+export * as Metrics from "./Metrics.js"

@@ -1,0 +1,198 @@
+/**
+ * HTTP surface: REST for conversations, SSE events, health, readiness, metrics and the web page.
+ * The OpenAI-compatible endpoint lives in `openai.ts`.
+ */
+import { HttpIncomingMessage, HttpLayerRouter, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { ReplyEvent } from "@sluice/core"
+import { QueueMode } from "@sluice/core/Conversations"
+import { Deferred, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
+import * as Auth from "../Auth.js"
+import * as Metrics from "../Metrics.js"
+import * as Requests from "./requests.js"
+import type { State } from "./state.js"
+import * as Web from "./web.js"
+
+export const errorResponse = (e: Requests.Refused) =>
+  HttpServerResponse.unsafeJson(
+    { error: e.body },
+    {
+      status: e.status,
+      headers: e.body.retryAfterMs !== undefined ? { "retry-after": String(Math.ceil(e.body.retryAfterMs / 1000)) } : {}
+    }
+  )
+
+/** The caller's principal, from `Authorization: Bearer` or `?token=` (EventSource cannot set headers). */
+export const principal = (state: State) =>
+  Effect.gen(function* () {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    if (!state.auth.required) return Auth.LOCAL
+    const token = Auth.bearer(req.headers.authorization) ?? new URL(req.url, "http://x").searchParams.get("token") ?? undefined
+    const p = state.auth.authenticate(token)
+    if (p === undefined) {
+      return yield* Effect.fail(
+        Requests.refused("Unauthorized", token === undefined ? "missing bearer token" : "invalid bearer token", 401)
+      )
+    }
+    return p
+  })
+
+/** Reads and decodes a JSON body within the size limit; errors name the problem. */
+export const body = <A, I>(state: State, schema: Schema.Schema<A, I>) =>
+  Effect.gen(function* () {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const max = state.options.limits.maxBodyBytes
+    const declared = Number(req.headers["content-length"] ?? "NaN")
+    const tooLarge = Requests.refused("PayloadTooLarge", `request body over ${max} bytes`, 413)
+    if (declared > max) return yield* Effect.fail(tooLarge)
+    const text = yield* req.text.pipe(
+      HttpIncomingMessage.withMaxBodySize(Option.some(max)),
+      Effect.mapError(() => tooLarge)
+    )
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (e) {
+      return yield* Effect.fail(Requests.refused("BadJson", `body is not JSON: ${(e as Error).message}`, 400))
+    }
+    const decoded = Schema.decodeUnknownEither(schema, { errors: "first" })(json)
+    if (Either.isLeft(decoded)) {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+      const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""
+      return yield* Effect.fail(Requests.refused("BadFrame", `${where}${issue?.message ?? "invalid body"}`, 400))
+    }
+    return decoded.right
+  })
+
+const conversationId = Effect.map(HttpRouter.params, (p) => p.id ?? "")
+
+/** Runs a handler, turning refusals into JSON error responses. */
+const handle = <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E | Requests.Refused, R>) =>
+  Effect.catchIf(effect, (e): e is Requests.Refused => e instanceof Requests.Refused, (e) => Effect.succeed(errorResponse(e)))
+
+const json = (value: unknown, status = 200) => HttpServerResponse.unsafeJson(value, { status })
+
+const SendBody = Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1)), queueMode: Schema.optional(QueueMode) })
+
+/** `id: seq`, `event: <tag>`, `data: <json>`. */
+export const sseEvent = (ev: ReplyEvent.ReplyEvent): string => `id: ${ev.seq}\nevent: ${ev._tag}\ndata: ${JSON.stringify(ev)}\n\n`
+
+export const sseHeaders = {
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+  connection: "keep-alive"
+} as const
+
+/** A text/event-stream body that ends at shutdown, with heartbeat comments, counted as a connection. */
+export const sseStream = (state: State, events: Stream.Stream<string, unknown>, prelude = "") =>
+  Stream.make(prelude).pipe(
+    Stream.concat(events),
+    Stream.merge(
+      Stream.tick(Duration.millis(state.options.sseHeartbeatMs)).pipe(Stream.drop(1), Stream.as(": ping\n\n")),
+      { haltStrategy: "left" }
+    ),
+    Stream.interruptWhen(Deferred.await(state.shutdown)),
+    Stream.catchAllCause(() => Stream.make(`event: error\ndata: ${JSON.stringify({ code: "Internal", message: "stream failed" })}\n\n`)),
+    Stream.encodeText,
+    Stream.ensuring(Effect.sync(() => Metrics.unsafeGaugeAdd(Metrics.activeConnections, -1, { transport: "sse" }))),
+    Stream.onStart(Effect.sync(() => Metrics.unsafeGaugeAdd(Metrics.activeConnections, 1, { transport: "sse" })))
+  )
+
+export const routes = (state: State) => {
+  const post = HttpLayerRouter.add(
+    "POST",
+    "/v1/conversations/:id/messages",
+    handle(
+      Effect.gen(function* () {
+        const who = yield* principal(state)
+        const id = yield* conversationId
+        const b = yield* body(state, SendBody)
+        const accepted = yield* Requests.send(state, who, id, b.text, b.queueMode)
+        return json(accepted, 202)
+      })
+    )
+  )
+  const stop = HttpLayerRouter.add(
+    "POST",
+    "/v1/conversations/:id/stop",
+    handle(
+      Effect.gen(function* () {
+        const who = yield* principal(state)
+        return json(yield* Requests.stop(state, who, yield* conversationId))
+      })
+    )
+  )
+  const messages = HttpLayerRouter.add(
+    "GET",
+    "/v1/conversations/:id/messages",
+    handle(
+      Effect.gen(function* () {
+        const who = yield* principal(state)
+        return json({ messages: yield* Requests.history(state, who, yield* conversationId) })
+      })
+    )
+  )
+  const list = HttpLayerRouter.add(
+    "GET",
+    "/v1/conversations",
+    handle(
+      Effect.gen(function* () {
+        const who = yield* principal(state)
+        return json({ conversations: yield* Requests.list(state, who) })
+      })
+    )
+  )
+  const events = HttpLayerRouter.add(
+    "GET",
+    "/v1/conversations/:id/events",
+    handle(
+      Effect.gen(function* () {
+        const req = yield* HttpServerRequest.HttpServerRequest
+        const who = yield* principal(state)
+        const id = yield* conversationId
+        yield* Requests.checkOwner(state, who, id, false)
+        const raw = req.headers["last-event-id"] ?? new URL(req.url, "http://x").searchParams.get("fromSeq") ?? "0"
+        const fromSeq = Number.parseInt(raw, 10)
+        if (!Number.isFinite(fromSeq) || fromSeq < 0) {
+          return yield* Effect.fail(Requests.refused("BadFrame", `Last-Event-ID / fromSeq must be a seq, got ${JSON.stringify(raw)}`, 400))
+        }
+        const stream = state.conversations.subscribe(id, { fromSeq }).pipe(Stream.map(sseEvent))
+        return HttpServerResponse.stream(sseStream(state, stream, "retry: 1000\n: connected\n\n"), {
+          contentType: "text/event-stream",
+          headers: sseHeaders
+        })
+      })
+    )
+  )
+  const health = HttpLayerRouter.add("GET", "/healthz", Effect.succeed(json({ status: "ok" })))
+  const ready = HttpLayerRouter.add(
+    "GET",
+    "/readyz",
+    Effect.suspend(() =>
+      state.isShuttingDown()
+        ? Effect.succeed(json({ ready: false, reason: "shutting down" }, 503))
+        : state.conversations.list({ owner: "\u0000readyz" }).pipe(
+            Effect.as(json({ ready: true })),
+            Effect.orElseSucceed(() => json({ ready: false, reason: "store unavailable" }, 503))
+          )
+    )
+  )
+  const metrics = HttpLayerRouter.add(
+    "GET",
+    "/metrics",
+    Effect.map(Metrics.prometheus, (text) =>
+      HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+    )
+  )
+  const web = HttpLayerRouter.addAll(
+    Web.assets.map((a) =>
+      HttpLayerRouter.route(
+        "GET",
+        a.path,
+        Effect.sync(() =>
+          HttpServerResponse.text(a.body(), { contentType: a.contentType, headers: { "cache-control": "no-cache" } })
+        )
+      )
+    )
+  )
+  return Layer.mergeAll(post, stop, messages, list, events, health, ready, metrics, web)
+}

@@ -1,0 +1,91 @@
+/**
+ * The operations behind both the WebSocket requests and the HTTP routes, with the ownership and
+ * limit checks in one place so every transport refuses the same things the same way.
+ */
+import type { Conversations } from "@sluice/core"
+import type { ErrorBody } from "@sluice/core/Protocol"
+import { Effect } from "effect"
+import * as Metrics from "../Metrics.js"
+import type { State } from "./state.js"
+
+export class Refused extends Error {
+  constructor(
+    readonly body: ErrorBody,
+    readonly status: number
+  ) {
+    super(body.message)
+  }
+}
+
+export const refused = (code: ErrorBody["code"], message: string, status: number, retryAfterMs?: number): Refused => {
+  Metrics.unsafeIncrement(Metrics.errors, { tag: code })
+  return new Refused(retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs }, status)
+}
+
+const storeFailure = (e: { readonly _tag: string; readonly message?: string }) =>
+  refused("Internal", `${e._tag}: ${e.message ?? "store failure"}`, 500)
+
+/** Refuses unless the conversation is unowned-and-absent (when `allowMissing`) or owned by `principal`. */
+export const checkOwner = (state: State, principal: string, conversationId: string, allowMissing: boolean) =>
+  state.conversations.owner(conversationId).pipe(
+    Effect.mapError(storeFailure),
+    Effect.flatMap((owner) => {
+      if (owner === undefined) {
+        if (allowMissing) return Effect.void
+        return Effect.fail(refused("NotFound", `conversation ${JSON.stringify(conversationId)} does not exist`, 404))
+      }
+      if (owner !== principal) {
+        return Effect.fail(
+          refused("Forbidden", `conversation ${JSON.stringify(conversationId)} belongs to another principal`, 403)
+        )
+      }
+      return Effect.void
+    })
+  )
+
+export const send = (
+  state: State,
+  principal: string,
+  conversationId: string,
+  text: string,
+  queueMode?: Conversations.QueueMode
+): Effect.Effect<Conversations.Accepted, Refused> =>
+  Effect.gen(function* () {
+    if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
+    yield* checkOwner(state, principal, conversationId, true)
+    const cap = state.options.limits.maxRunsPerPrincipal
+    if (!state.runs.has(conversationId) && state.runsOf(principal) >= cap) {
+      return yield* Effect.fail(
+        refused("TooManyRuns", `at most ${cap} runs at a time per principal; wait for one to finish or stop one`, 429)
+      )
+    }
+    const accepted = yield* state.conversations
+      .send(conversationId, text, {
+        owner: principal,
+        ...(queueMode !== undefined ? { queueMode } : {}),
+        ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+      })
+      .pipe(
+        Effect.catchTags({
+          MailboxFull: (e) =>
+            Effect.fail(refused("MailboxFull", `conversation mailbox is full (${e.capacity} messages)`, 429, 1000)),
+          StoreError: (e) => Effect.fail(storeFailure(e))
+        })
+      )
+    yield* state.track(conversationId, principal, accepted)
+    return accepted
+  })
+
+export const stop = (state: State, principal: string, conversationId: string, runId?: string) =>
+  checkOwner(state, principal, conversationId, false).pipe(
+    Effect.zipRight(state.conversations.stop(conversationId, runId).pipe(Effect.mapError(storeFailure))),
+    Effect.map((stopped) => ({ stopped }))
+  )
+
+export const history = (state: State, principal: string, conversationId: string) =>
+  checkOwner(state, principal, conversationId, false).pipe(
+    Effect.zipRight(state.conversations.history(conversationId).pipe(Effect.mapError(storeFailure)))
+  )
+
+export const list = (state: State, principal: string) =>
+  state.conversations.list({ owner: principal }).pipe(Effect.mapError(storeFailure))

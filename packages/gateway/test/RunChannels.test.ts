@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { FakeTelegram } from "@sluice/channels/fakes/FakeTelegram"
+import { Effect, Exit, Fiber } from "effect"
+import { Gateway } from "../src/index.js"
+
+const waitFor = async (ok: () => boolean, ms: number, what: string) => {
+  const t0 = Date.now()
+  while (!ok()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+describe("Gateway.run with channel accounts in the config file", () => {
+  it("starts the Telegram account the config names (token from the environment) and answers a chat", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-runch-"))
+    const tg = await new FakeTelegram("123:abc", { floodIntervalMs: 0 }).start()
+    process.env.SLUICE_TEST_TG_TOKEN = "123:abc"
+    try {
+      const configFile = join(dir, "sluice.json")
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          model: { provider: "offline", offline: { tokensPerSecond: 0, words: 40 } },
+          channels: { telegram: { accounts: { support: { token: "$SLUICE_TEST_TG_TOKEN", baseUrl: tg.url, streamMode: "off" } } } }
+        })
+      )
+      let info: Gateway.Info | undefined
+      const fiber = Effect.runFork(
+        Gateway.run({ port: 0, dataDir: join(dir, "data"), configFile, announce: false, tokens: [], onListening: (i) => (info = i) })
+      )
+      await waitFor(() => info !== undefined || fiber.unsafePoll() !== null, 20_000, "the gateway")
+      expect(fiber.unsafePoll()).toBeNull()
+      tg.pushMessage({ chatId: 42, text: "hello from telegram" })
+      await waitFor(() => tg.sent.some((m) => m.chatId === 42), 20_000, "a reply in the chat")
+      expect(tg.sent[0]!.visible).toContain("Offline demo model")
+      const list = (await (await fetch(`${info!.url}v1/conversations`)).json()) as { conversations?: Array<{ conversationId: string }> }
+      expect(JSON.stringify(list)).not.toContain("telegram:support:42") // another principal's conversation
+      const exit = await Effect.runPromise(Fiber.interrupt(fiber))
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    } finally {
+      delete process.env.SLUICE_TEST_TG_TOKEN
+      await tg.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a $VARIABLE credential that is not set fails start-up naming the key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-runch-"))
+    try {
+      const configFile = join(dir, "sluice.json")
+      writeFileSync(configFile, JSON.stringify({ channels: { slack: { token: "$SLUICE_TEST_UNSET_TOKEN" } } }))
+      const exit = await Effect.runPromiseExit(
+        Gateway.run({ port: 0, dataDir: join(dir, "data"), configFile, announce: false, tokens: [] })
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain("channels.slack.token: environment variable SLUICE_TEST_UNSET_TOKEN is not set")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("Gateway.run limits from the config file", () => {
+  it("gateway.limits.maxBodyBytes from the file is enforced (413); a flag-level option wins", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-runlim-"))
+    try {
+      const configFile = join(dir, "sluice.json")
+      writeFileSync(configFile, JSON.stringify({ gateway: { limits: { maxBodyBytes: 200, burst: 5 } } }))
+      const o = Gateway.resolveRunOptions({ limits: { burst: 9 } }, { gateway: { limits: { maxBodyBytes: 200, burst: 5 } } }, {})
+      expect(o.limits).toEqual({ maxBodyBytes: 200, burst: 9 })
+      let info: Gateway.Info | undefined
+      const fiber = Effect.runFork(
+        Gateway.run({ port: 0, dataDir: join(dir, "data"), configFile, announce: false, tokens: [], onListening: (i) => (info = i) })
+      )
+      await waitFor(() => info !== undefined || fiber.unsafePoll() !== null, 20_000, "the gateway")
+      const post = (text: string) =>
+        fetch(`${info!.url}v1/conversations/lim/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ text })
+        })
+      expect((await post("x".repeat(400))).status).toBe(413)
+      expect((await post("short")).status).toBe(202)
+      await Effect.runPromise(Fiber.interrupt(fiber))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
