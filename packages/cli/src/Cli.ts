@@ -1,0 +1,177 @@
+/**
+ * The `sluice` command tree (@effect/cli): gateway, chat, send, preview, config.
+ *
+ * `run(argv)` parses and runs; it never fails: it resolves to the process exit code (see
+ * `ExitCode`) after printing one clear message on stderr for any failure.
+ *
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Exit, Logger, LogLevel, Option } from "effect"
+import * as ExitCode from "./ExitCode.js"
+import * as opts from "./internal/options.js"
+import * as PlainConsole from "./internal/plainConsole.js"
+import * as Report from "./internal/report.js"
+
+export const version = "0.1.0"
+
+/** Command implementations load on demand, so `sluice --help` does not load the gateway. */
+const lazy = {
+  config: Effect.promise(() => import("./internal/configCommand.js")),
+  preview: Effect.promise(() => import("./internal/previewCommand.js")),
+  gateway: Effect.promise(() => import("@sluice/gateway/Gateway")),
+  send: Effect.promise(() => import("./internal/sendCommand.js")),
+  chat: Effect.promise(() => import("./internal/chatCommand.js"))
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// config
+
+const configCheck = Command.make(
+  "check",
+  {
+    file: Args.file({ name: "FILE" }).pipe(
+      Args.withDescription("Config file (default: $SLUICE_CONFIG, else ./sluice.json)"),
+      Args.optional
+    ),
+    config: opts.configFile
+  },
+  (args) => Effect.flatMap(lazy.config, (m) => m.check(args))
+).pipe(Command.withDescription("Validate a configuration file; errors name the key path and what was expected"))
+
+const configShow = Command.make(
+  "show",
+  {
+    config: opts.configFile,
+    channel: Options.text("channel").pipe(Options.withDescription("Channel id (telegram, discord, slack, …)")),
+    agent: opts.agent,
+    account: opts.account,
+    json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+  },
+  (args) => Effect.flatMap(lazy.config, (m) => m.show(args))
+).pipe(Command.withDescription("Print the effective streaming settings for a channel (and agent, account)"))
+
+const config = Command.make("config").pipe(
+  Command.withDescription("Check a configuration file, show effective settings"),
+  Command.withSubcommands([configCheck, configShow])
+)
+
+// ---------------------------------------------------------------------------------------------
+// preview
+
+const preview = Command.make(
+  "preview",
+  {
+    config: opts.configFile,
+    channel: opts.channel,
+    agent: opts.agent,
+    account: opts.account,
+    json: Options.boolean("json").pipe(Options.withDescription("One JSON object per delivered message")),
+    file: Args.text({ name: "FILE|-" }).pipe(
+      Args.withDescription("Markdown reply to preview; '-' reads stdin; omitted: the offline model answers --prompt"),
+      Args.optional
+    ),
+    prompt: Options.text("prompt").pipe(
+      Options.withDescription("Prompt for the offline model when no FILE is given"),
+      Options.withDefault("Explain with an example: how do I design a retry policy? Include code.")
+    ),
+    summary: Options.boolean("summary").pipe(Options.withDescription("Only lengths, delays and fences, not the text")),
+    seed: Options.integer("seed").pipe(
+      Options.withDescription("Seed for the human delays drawn and the offline model (same seed, same preview)"),
+      Options.withDefault(0)
+    )
+  },
+  (args) => Effect.flatMap(lazy.preview, (m) => m.preview(args))
+).pipe(Command.withDescription("Show how a reply would be delivered on a channel: blocks, lengths, delays, fence repairs"))
+
+// ---------------------------------------------------------------------------------------------
+// gateway
+
+const gateway = Command.make(
+  "gateway",
+  {
+    config: opts.configFile,
+    host: Options.text("host").pipe(Options.withDescription("Listen address (default 127.0.0.1)"), Options.optional),
+    port: Options.integer("port").pipe(Options.withAlias("p"), Options.withDescription("Listen port"), Options.optional),
+    dataDir: opts.dataDir
+  },
+  (args) =>
+    Effect.flatMap(lazy.gateway, (Gateway) =>
+      Gateway.run({
+        configFile: Option.getOrUndefined(args.config),
+        host: Option.getOrUndefined(args.host),
+        port: Option.getOrUndefined(args.port),
+        dataDir: Option.getOrUndefined(args.dataDir)
+      })
+    )
+).pipe(Command.withDescription("Run the gateway (HTTP, WebSocket, SSE, channels, web chat)"))
+
+// ---------------------------------------------------------------------------------------------
+// send / chat
+
+const send = Command.make(
+  "send",
+  {
+    text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("The message")),
+    conversation: opts.conversation,
+    json: Options.boolean("json").pipe(Options.withDescription("Print the reply events as NDJSON")),
+    agent: opts.agent,
+    config: opts.configFile,
+    dataDir: opts.dataDir,
+    remote: opts.remote,
+    token: opts.token
+  },
+  (args) => Effect.flatMap(lazy.send, (m) => m.send(args))
+).pipe(Command.withDescription("Send one message and print the reply (for scripts)"))
+
+const chat = Command.make(
+  "chat",
+  {
+    conversation: opts.conversation,
+    agent: opts.agent,
+    config: opts.configFile,
+    dataDir: opts.dataDir,
+    remote: opts.remote,
+    token: opts.token
+  },
+  (args) => Effect.flatMap(lazy.chat, (m) => m.chat(args))
+).pipe(Command.withDescription("Chat in the terminal. Ctrl-C stops the reply, twice quits"))
+
+// ---------------------------------------------------------------------------------------------
+
+export const command = Command.make("sluice").pipe(
+  Command.withDescription("Sluice: a streaming gateway for AI conversations"),
+  Command.withSubcommands([gateway, chat, send, preview, config])
+)
+
+const cli = Command.run(command, { name: "sluice", version })
+
+const isLogLevelArg = (a: string) => a === "--log-level" || a.startsWith("--log-level=")
+
+/**
+ * Runs the CLI on `args` (the arguments after the executable, e.g. `process.argv.slice(2)`).
+ * Resolves to the exit code.
+ */
+export const run = (args: ReadonlyArray<string>) => {
+  // `sluice` alone prints the help
+  const argv = args.length === 0 ? ["--help"] : [...args]
+  // Logs go to stderr; quiet (warnings) by default except for the long-running gateway.
+  const defaultLevel = argv.find((a) => !a.startsWith("-")) === "gateway" ? LogLevel.Info : LogLevel.Warning
+  const program = cli(["node", "sluice", ...argv])
+  const leveled = argv.some(isLogLevelArg) ? program : Logger.withMinimumLogLevel(program, defaultLevel)
+  return leveled.pipe(
+    PlainConsole.withPlainConsole,
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: false }))),
+    Effect.exit,
+    Effect.flatMap((exit) => {
+      if (Exit.isSuccess(exit)) return Effect.succeed(ExitCode.Ok)
+      const report = Report.fromCause(exit.cause)
+      return report.message === undefined
+        ? Effect.succeed(report.code)
+        : Console.error(`sluice: ${report.message}`).pipe(Effect.as(report.code))
+    }),
+    PlainConsole.withPlainConsole
+  )
+}
+

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest"
+import { noStack, sluice } from "./run.js"
+
+describe("sluice: commands, help, exit codes", () => {
+  it("prints the help with every command when run alone", async () => {
+    const r = await sluice([])
+    expect(r.code).toBe(0)
+    for (const c of ["gateway", "chat", "send", "preview", "config check", "config show"]) {
+      expect(r.stdout).toContain(c)
+    }
+    expect(r.stdout.includes("\u001b[")).toBe(false) // piped: no ANSI styling
+  })
+
+  it("has --help on every command", async () => {
+    const cases: ReadonlyArray<[ReadonlyArray<string>, string]> = [
+      [["gateway", "--help"], "--port"],
+      [["chat", "--help"], "--remote"],
+      [["send", "--help"], "--json"],
+      [["preview", "--help"], "--channel"],
+      [["config", "--help"], "check"],
+      [["config", "check", "--help"], "FILE"],
+      [["config", "show", "--help"], "--account"]
+    ]
+    const results = await Promise.all(cases.map(([args]) => sluice([...args])))
+    results.forEach((r, i) => {
+      expect(r.code, cases[i]![0].join(" ")).toBe(0)
+      expect(r.stdout).toContain(cases[i]![1])
+    })
+  })
+
+  it("prints --version and shell completions", async () => {
+    const [v, bash, zsh] = await Promise.all([
+      sluice(["--version"]),
+      sluice(["--completions", "bash"]),
+      sluice(["--completions", "zsh"])
+    ])
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+    expect(bash.code).toBe(0)
+    expect(bash.stdout).toContain("complete -F")
+    expect(bash.stdout).toContain("preview")
+    expect(zsh.stdout).toContain("#compdef sluice")
+  })
+
+  it("rejects a bad flag value, an unknown command and a missing flag with exit code 2 and no stack", async () => {
+    const [port, unknown, missing, extra] = await Promise.all([
+      sluice(["gateway", "--port", "abc"]),
+      sluice(["frobnicate"]),
+      sluice(["config", "show"]),
+      sluice(["send"])
+    ])
+    expect(port.code).toBe(2)
+    expect(port.stderr).toContain("'abc' is not a integer")
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("Invalid subcommand")
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("--channel")
+    expect(extra.code).toBe(2)
+    for (const r of [port, unknown, missing, extra]) {
+      expect(noStack(r.stderr), r.stderr).toBe(true)
+      expect(r.stdout).toBe("")
+    }
+  })
+
+  it("accepts --log-level before the command", async () => {
+    const r = await sluice(["--log-level", "debug", "config", "--help"])
+    expect(r.code).toBe(0)
+    const bad = await sluice(["--log-level", "loud", "config", "--help"])
+    expect(bad.code).toBe(2)
+  })
+})
