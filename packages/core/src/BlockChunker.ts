@@ -64,6 +64,9 @@ export interface BlockChunker {
  * - Fence close/reopen needs room for at least 2 content code units (the reference: 1), so a
  *   surrogate pair never forces a block past maxChars.
  * - Indented code blocks are not re-rendered as fenced blocks (reference §1.8).
+ *
+ * A block never exceeds maxChars, with one exception: a block holds at least one whole code point,
+ * so with maxChars 1 a surrogate pair (an emoji) is a block of 2 UTF-16 units.
  */
 export const make = (options: Options): BlockChunker => {
   const min = Math.max(1, Math.floor(Number.isFinite(options.minChars) ? options.minChars : 1))

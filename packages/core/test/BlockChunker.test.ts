@@ -205,6 +205,11 @@ describe("BlockChunker: UTF-16", () => {
     expect(joined(r)).toBe(input)
   })
 
+  it("with maxChars 1, an emoji is still one whole block (the only case a block exceeds maxChars)", () => {
+    const r = run({ minChars: 1, maxChars: 1 }, "a😀b")
+    expect(r.texts).toEqual(["a", "😀", "b"])
+  })
+
   it("waits for the low half when a delta ends between the two halves at the cap", () => {
     const c = BlockChunker.make({ minChars: 1, maxChars: 4 })
     c.append("abc\ud83d")
