@@ -43,7 +43,10 @@ describe("Config.resolve defaults", () => {
 
   it("Slack and Signal raise the coalesce minimum to 1500 before clamping; an explicit minChars wins", () => {
     const cfg = { agents: { defaults: { blockStreamingChunk: { minChars: 1000, maxChars: 3000 } } } }
-    expect(Config.resolve(cfg, { channel: "signal" }).coalesce).toMatchObject({ minChars: 1500, maxChars: 3000 })
+    expect(Config.resolve(cfg, { channel: "slack" }).coalesce).toMatchObject({ minChars: 1500, maxChars: 3000 })
+    // Signal's limit is 2000 (2 KiB inline body), the same number its adapter splits at.
+    expect(Config.resolve(cfg, { channel: "signal" }).textChunkLimit).toBe(2000)
+    expect(Config.resolve(cfg, { channel: "signal" }).coalesce).toMatchObject({ minChars: 1500, maxChars: 2000 })
     expect(Config.resolve(cfg, { channel: "telegram" }).coalesce).toMatchObject({ minChars: 1000, maxChars: 3000 })
     const explicit = { ...cfg, channels: { slack: { blockStreamingCoalesce: { minChars: 200 } } } }
     expect(Config.resolve(explicit, { channel: "slack" }).coalesce.minChars).toBe(200)

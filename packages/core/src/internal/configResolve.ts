@@ -30,7 +30,9 @@ export const channelDefaults: Readonly<Record<string, ChannelDefaults>> = {
   whatsapp: { textChunkLimit: 4000 },
   discord: { textChunkLimit: 2000, coalesceMinChars: 1500, maxLinesPerMessage: 17 },
   slack: { textChunkLimit: 4000, coalesceMinChars: 1500 },
-  signal: { textChunkLimit: 4000, coalesceMinChars: 1500 },
+  // The reference says 4000, but Signal clients inline at most 2 KiB of body and turn the rest into
+  // an attachment (protocols.md §3.5); 2000 keeps a message readable inline, as the adapter sends it.
+  signal: { textChunkLimit: 2000, coalesceMinChars: 1500 },
   googlechat: { textChunkLimit: 4000, coalesceMinChars: 1500 },
   imessage: { textChunkLimit: 4000 },
   bluebubbles: { textChunkLimit: 4000 },
