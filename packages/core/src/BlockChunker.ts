@@ -63,6 +63,8 @@ export interface BlockChunker {
  *   "5"); at the end of a full window or of a forced drain it is, as in the reference.
  * - Fence close/reopen needs room for at least 2 content code units (the reference: 1), so a
  *   surrogate pair never forces a block past maxChars.
+ * - A split inside a fence ends at the last line end in the window's second half, so code lines
+ *   stay whole; the reference cuts at maxChars mid-line. One line longer than that is still cut.
  * - Indented code blocks are not re-rendered as fenced blocks (reference §1.8).
  *
  * A block never exceeds maxChars, with one exception: a block holds at least one whole code point,

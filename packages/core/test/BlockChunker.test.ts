@@ -142,6 +142,21 @@ describe("BlockChunker: code fences", () => {
     expect(r.sources[1]).toBe("a".repeat(19))
   })
 
+  it("a split inside a fence ends at a line end, so no code line is cut in the middle", () => {
+    const lines = Array.from({ length: 30 }, (_, i) => `const value${String(i).padStart(2, "0")} = compute(${i})`)
+    const input = "```ts\n" + lines.join("\n") + "\n```\n"
+    const r = run({ minChars: 50, maxChars: 200 }, input)
+    expect(r.texts.length).toBeGreaterThan(3)
+    for (const t of r.texts) {
+      expect(t.length).toBeLessThanOrEqual(200)
+      const body = t.split("\n").slice(1, -1)
+      expect(t.split("\n")[0]).toBe("```ts")
+      for (const line of body) expect(lines).toContain(line)
+    }
+    expect(r.texts.flatMap((t) => t.split("\n").slice(1, -1))).toEqual(lines)
+    expect(joined(r)).toBe(input)
+  })
+
   it("streams a fence split as soon as maxChars is reached, buffering the rest (reference §1.7)", () => {
     const c = BlockChunker.make({ minChars: 8, maxChars: 20 })
     c.append("```ts\nabcdefghijklm")

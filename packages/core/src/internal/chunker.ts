@@ -384,7 +384,11 @@ export class Chunker {
       if (this.scan.lineStart <= floor) return false
       c = this.scan.lineStart
     }
-    c = this.utf16(c, floor)
+    // End at a line end inside the fence when one lies in the window's second half, so a code line
+    // is not cut in the middle (the reference cuts at the cap); one very long line still is.
+    const nl = this.flat().lastIndexOf("\n", c - 1 - this.base) + this.base
+    if (nl + 1 > floor && 2 * (nl + 1 - pos) > c - pos) c = nl + 1
+    else c = this.utf16(c, floor)
     const body = this.fenceBody(f, pos, c, rewrite, marker)
     const text = this.prefix + body + (body.endsWith("\n") ? "" : "\n") + marker
     out.push({ text, source: this.slice(this.src, c) })
