@@ -32,6 +32,8 @@ interface Renderer {
   readonly quote: (lines: ReadonlyArray<string>) => string
   readonly fence: (lang: string, body: string) => string
   readonly bullet: string
+  /** Put between two adjacent italics (MarkdownV2 would read their `__` as underline). */
+  readonly italicSeparator?: string
 }
 
 export const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
@@ -71,7 +73,9 @@ const renderers: Record<Exclude<Dialect, "discord">, Renderer> = {
     heading: (s) => `*${s}*`,
     quote: (lines) => lines.map((l) => ">" + l).join("\n"),
     fence: (lang, body) => "```" + lang.replace(/[^A-Za-z0-9_+-]/g, "") + "\n" + escapeV2Code(body) + "\n```",
-    bullet: "•"
+    bullet: "•",
+    // Telegram's documented fix for `__` ambiguity: an empty bold entity between the two.
+    italicSeparator: "**"
   },
   slack: {
     text: escapeSlack,
@@ -111,24 +115,37 @@ const renderers: Record<Exclude<Dialect, "discord">, Renderer> = {
   }
 }
 
-const renderNode = (n: Inline, r: Renderer): string => {
+/** Styles already open around a node: a style nested in itself is rendered as its content only
+ * (`_a _b_ c_` would read as Telegram's `__` underline, and `*x *y* z*` closes early in mrkdwn). */
+type Open = { readonly b?: true; readonly i?: true; readonly s?: true }
+
+const renderNode = (n: Inline, r: Renderer, open: Open): string => {
   switch (n.t) {
     case "text":
       return r.text(n.v)
     case "code":
       return r.code(n.v)
     case "b":
-      return r.bold(renderInline(n.c, r))
     case "i":
-      return r.italic(renderInline(n.c, r))
-    case "s":
-      return r.strike(renderInline(n.c, r))
+    case "s": {
+      const inner = renderInline(n.c, r, { ...open, [n.t]: true })
+      if (open[n.t]) return inner
+      return n.t === "b" ? r.bold(inner) : n.t === "i" ? r.italic(inner) : r.strike(inner)
+    }
     case "link":
-      return r.link(renderInline(n.c, r), n.url, renderInline(n.c, renderers.plain))
+      return r.link(renderInline(n.c, r, open), n.url, renderInline(n.c, renderers.plain, {}))
   }
 }
 
-const renderInline = (nodes: ReadonlyArray<Inline>, r: Renderer): string => nodes.map((n) => renderNode(n, r)).join("")
+const renderInline = (nodes: ReadonlyArray<Inline>, r: Renderer, open: Open = {}): string => {
+  let out = ""
+  for (let k = 0; k < nodes.length; k++) {
+    const n = nodes[k]!
+    if (r.italicSeparator !== undefined && !open.i && n.t === "i" && nodes[k - 1]?.t === "i") out += r.italicSeparator
+    out += renderNode(n, r, open)
+  }
+  return out
+}
 
 const renderLines = (lines: ReadonlyArray<string>, r: Renderer): string => {
   const out: Array<string> = []
@@ -146,7 +163,7 @@ const renderLines = (lines: ReadonlyArray<string>, r: Renderer): string => {
     flushQuote()
     const h = /^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$/.exec(line)
     if (h !== null) {
-      out.push(r.heading(renderInline(parseInline(h[1]!), r)))
+      out.push(r.heading(renderInline(parseInline(h[1]!), r, { b: true })))
       continue
     }
     const b = /^([ \t]*)[*+-][ \t]+(.*)$/.exec(line)

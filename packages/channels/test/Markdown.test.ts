@@ -53,6 +53,16 @@ describe("Markdown", () => {
     expect(parseHtml("<b>x").ok).toBe(false)
   })
 
+  it("MarkdownV2: emphasis nested in itself is flattened, adjacent italics get Telegram's empty-bold separator", () => {
+    // both were found by the property below: `__` reads as underline in MarkdownV2
+    expect(Markdown.render("*__a_*", "telegram-markdownv2")).toBe("_\\_a_")
+    expect(Markdown.render("*a*_b_", "telegram-markdownv2")).toBe("_a_**_b_")
+    for (const md of ["*__a_*", "*a*_b_", "# A **b** c"]) {
+      const v2 = parseMarkdownV2(Markdown.render(md, "telegram-markdownv2"))
+      expect(v2).toEqual({ ok: true, text: (parseHtml(Markdown.render(md, "telegram-html")) as { text: string }).text })
+    }
+  })
+
   it("any text renders to Telegram HTML and MarkdownV2 the API accepts, showing the same visible text", () => {
     const piece = fc.constantFrom("a", " ", "\n", "*", "**", "_", "__", "~~", "`", "[x](http://u.v/w)", "<", ">", "&", ".", "!", "#", "-", "\\", "|", "(", ")", "```", "é", "😀")
     fc.assert(
