@@ -25,7 +25,7 @@
  *
  * @since 0.1.0
  */
-import type { ReplyEvent, StreamingSettings } from "@sluice/core"
+import { ReplyEvent, type StreamingSettings } from "@sluice/core"
 import { Clock, Effect, Stream } from "effect"
 import type { Adapter, ChatTarget } from "./Channel.js"
 import * as Markdown from "./Markdown.js"
@@ -115,6 +115,9 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     Effect.gen(function* () {
       const d = run.draft
       if (d === undefined || adapter.sendDraft === undefined) return
+      // Throttle before building the text: a Draft comes per model delta.
+      const now = yield* Clock.currentTimeMillis
+      if (!force && now - d.lastAt < draftInterval) return
       const reasoning = options.reasoningStream?.() === true && d.reasoning !== "" ? `🧠 ${d.reasoning.trim()}\n\n` : ""
       let text = reasoning + d.answer
       if (settings.streamMode === "block") {
@@ -132,8 +135,6 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       }
       if (text.length > 4096) text = "…" + text.slice(text.length - 4095)
       if (text === d.shown) return
-      const now = yield* Clock.currentTimeMillis
-      if (!force && now - d.lastAt < draftInterval) return
       d.shown = text
       d.lastAt = now
       yield* adapter.sendDraft(target, d.id, text).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
@@ -155,7 +156,10 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         return sendText(ev.text)
       case "Draft":
         if (!draftMode) return Effect.void
-        ensureDraft().answer = ev.text
+        {
+          const d = ensureDraft()
+          d.answer = ReplyEvent.applyDraft(d.answer, ev)
+        }
         return showDraft(false)
       case "ReasoningDelta":
         if (!draftMode || options.reasoningStream?.() !== true) return Effect.void

@@ -6,9 +6,18 @@ import { Channel, ChannelDelivery, RateLimiter } from "../src/index.js"
 type Ev = ReplyEvent.ReplyEvent
 let seq = 0
 const env = () => ({ seq: ++seq, conversationId: "c", runId: "r1", at: 0 })
-const started = (): Ev => ({ _tag: "RunStarted", ...env() })
+const started = (): Ev => {
+  drafted = ""
+  return { _tag: "RunStarted", ...env() }
+}
 const block = (text: string, index = 0): Ev => ({ _tag: "Block", index, text, ...env() })
-const draft = (text: string): Ev => ({ _tag: "Draft", text, ...env() })
+/** A Draft that grows the visible reply to `full` (Drafts carry only the new text, at an offset). */
+let drafted = ""
+const draft = (full: string): Ev => {
+  const offset = full.startsWith(drafted) ? drafted.length : 0
+  drafted = full
+  return { _tag: "Draft", offset, text: full.slice(offset), ...env() }
+}
 const final = (text: string): Ev => ({ _tag: "Final", text, ...env() })
 const ended = (): Ev => ({ _tag: "RunEnded", reason: "completed", ...env() })
 

@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import { ReplyEvent } from "@sluice/core"
 import { describe, expect, it } from "vitest"
 import { bin, cleanEnv, noStack, tempDir } from "./run.js"
 
@@ -13,6 +14,7 @@ interface Event {
   readonly seq: number
   readonly reason?: string
   readonly text?: string
+  readonly offset?: number
 }
 
 const start = (args: ReadonlyArray<string>, env: Record<string, string>) => {
@@ -68,9 +70,13 @@ describe("sluice send --remote", () => {
       // the killed run was recovered as interrupted on restart, and the CLI saw that end
       expect(got.at(-1)).toMatchObject({ _tag: "RunEnded", reason: "interrupted" })
       const final = got.find((e) => e._tag === "Final")
-      const lastDraft = got.filter((e) => e._tag === "Draft").at(-1)
+      // the reply as the CLI saw it grow (Drafts add text at an offset)
+      const seen = got
+        .filter((e) => e._tag === "Draft")
+        .reduce((text, d) => ReplyEvent.applyDraft(text, { offset: d.offset!, text: d.text! }), "")
+      expect(seen.length).toBeGreaterThan(0)
       expect(final?.text?.length ?? 0).toBeGreaterThan(0)
-      expect(final!.text!.startsWith(lastDraft?.text?.slice(0, 20) ?? "")).toBe(true)
+      expect(final!.text!.startsWith(seen.slice(0, 20))).toBe(true)
     } finally {
       gw2.child.kill("SIGTERM")
       await gw2.exited

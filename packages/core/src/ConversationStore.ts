@@ -15,9 +15,12 @@
  * Log retention (see `RetentionOptions`): the events of the last `retainRuns` runs (default 100)
  * of each conversation are kept, everything older is deleted when a run ends; a resume from
  * before the retained part fails with `EventsExpired` (never a silent skip). `Draft` events of
- * an ended run are deleted when it ends (`compactDrafts`, default on): each Draft repeats the
- * whole visible text so far, so keeping them costs O(n²) bytes per reply, and the run's `Final`
- * carries the same text. A replay therefore has seq holes exactly where an ended run's Drafts were.
+ * an ended run are deleted when it ends (`compactDrafts`, default on): the run's `Final` carries
+ * the same text, whole, and a Draft per delta is most of a run's rows. A replay therefore has seq
+ * holes exactly where an ended run's Drafts were.
+ *
+ * During a run the reply's message row is rewritten only per Block and at the end, not per Draft;
+ * crash recovery rebuilds an interrupted reply from the row and the run's Drafts in the log.
  *
  * @since 0.1.0
  */

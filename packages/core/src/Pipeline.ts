@@ -15,10 +15,11 @@
  *   visible text (the concatenation of the attempt's text deltas, separators included). It is the
  *   reply for history and clients; channel delivery knows it must not resend it after blocks. If the
  *   input ends without a `MessageEnd` after the last text, a Final with `interrupted: true` ends it.
- * - `Draft` (visible text so far): at most one per upstream chunk of model events, after that chunk's
- *   events, and only when the text grew — so a live preview follows every delta of a real (one event
- *   per chunk) model stream, while a batched stream yields one Draft per batch. No Draft that the
- *   Final already covers.
+ * - `Draft` (the visible text grew: `text` appended at `offset`): at most one per upstream chunk of
+ *   model events, after that chunk's events, and only when the text grew — so a live preview follows
+ *   every delta of a real (one event per chunk) model stream, while a batched stream yields one Draft
+ *   per batch. The Drafts of an attempt, applied in order, give its visible text; offsets restart at 0
+ *   after a Rollback. No Draft that the Final already covers.
  * - Thinking deltas → `ReasoningDelta`, never part of the visible text.
  * - Model `Rollback` → coalescer buffer dropped, `Rollback` payload, chunker and text reset; the next
  *   attempt starts from nothing. Blocks already sent are void (subscribers discard them).

@@ -47,8 +47,12 @@ const fields = {
   ReasoningDelta: { text: Schema.String },
   /** A readable block of the visible reply (block streaming). */
   Block: { index: Schema.Int, text: Schema.String },
-  /** The visible reply so far (for live previews: web page, Telegram draft). */
-  Draft: { text: Schema.String },
+  /**
+   * The visible reply grew (for live previews: Telegram drafts, OpenAI-style deltas): `text` is
+   * appended at `offset`, the visible reply's length before it. Incremental, so a long reply costs
+   * O(n) to publish and store, not O(n²); see `applyDraft`. After a Rollback, offsets restart at 0.
+   */
+  Draft: { offset: Schema.Int, text: Schema.String },
   /** The whole visible reply, once. `interrupted` when the run was stopped part-way. */
   Final: { text: Schema.String, interrupted: Schema.optional(Schema.Boolean) },
   /**
@@ -98,3 +102,17 @@ export const Payload = Schema.Union(
 export type Payload = typeof Payload.Type
 
 export type Tag = ReplyEvent["_tag"]
+
+/**
+ * The visible reply after a Draft: `current` up to the Draft's offset, then its text. Applying a
+ * Draft twice changes nothing, and one that starts past the end of `current` (a Draft was missed)
+ * leaves `current` as it is: wait for the next Final, which carries the whole reply.
+ */
+export const applyDraft = (current: string, draft: { readonly offset: number; readonly text: string }): string => {
+  if (draft.offset === current.length) return current + draft.text
+  if (draft.offset > current.length) return current
+  const end = draft.offset + draft.text.length
+  return end <= current.length && current.startsWith(draft.text, draft.offset)
+    ? current
+    : current.slice(0, draft.offset) + draft.text
+}

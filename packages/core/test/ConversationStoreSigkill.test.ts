@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { ConversationStore, type ReplyEvent } from "../src/index.js"
+import { ConversationStore, ReplyEvent } from "../src/index.js"
 
 const child = fileURLToPath(new URL("./fixtures/sigkillChild.ts", import.meta.url))
 const groupChild = fileURLToPath(new URL("./fixtures/groupCommitChild.ts", import.meta.url))
@@ -77,8 +77,10 @@ describe("ConversationStore crash recovery", () => {
         expect(ev?._tag).toBe(m.role === "user" ? "UserMessage" : "RunStarted")
       }
       const blocks = second.filter((e): e is Extract<ReplyEvent.ReplyEvent, { _tag: "Block" }> => e._tag === "Block").map((b) => b.text)
-      const drafts = second.filter((e): e is Extract<ReplyEvent.ReplyEvent, { _tag: "Draft" }> => e._tag === "Draft").map((d) => d.text)
-      const visible = drafts.at(-1) ?? blocks.join("\n\n")
+      // the visible text is the run's Drafts applied in order (the reply's row lags them)
+      const visible = second
+        .filter((e): e is Extract<ReplyEvent.ReplyEvent, { _tag: "Draft" }> => e._tag === "Draft")
+        .reduce((text, d) => ReplyEvent.applyDraft(text, d), "")
       expect(partial).toBe(visible.length >= blocks.join("\n\n").length ? visible : blocks.join("\n\n"))
 
       // opening again changes nothing (recovery is idempotent)

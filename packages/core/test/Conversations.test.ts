@@ -9,6 +9,32 @@ const texts = (evs: ReadonlyArray<ReplyEvent.ReplyEvent>, tag: ReplyEvent.Tag) =
   evs.filter((e) => e._tag === tag).map((e) => ("text" in e ? e.text : ""))
 
 describe("Conversations", () => {
+  it.scoped("history shows a reply being written with its live text; its row is written per block, not per delta", () =>
+    Effect.gen(function* () {
+      const { svc, store } = yield* setup(() => answer(["Hel", "lo ", "there"], 1000))
+      const sub = yield* collect(svc, "live")
+      yield* svc.send("live", "hi")
+      yield* TestClock.adjust("2 seconds")
+      const during = yield* svc.history("live")
+      expect(during.map((m) => [m.role, m.text, m.status])).toEqual([
+        ["user", "hi", "complete"],
+        ["assistant", "Hello ", "streaming"]
+      ])
+      // the stored row lags the Drafts (no block yet); the live text comes from the actor
+      const row = (yield* store.messages("live")).find((m) => m.role === "assistant")
+      expect(row?.text).toBe("")
+      yield* TestClock.adjust("1 second")
+      const evs = yield* Fiber.join(sub)
+      const drafts = evs.filter((e) => e._tag === "Draft")
+      expect(drafts.map((d) => (d._tag === "Draft" ? [d.offset, d.text] : []))).toEqual([
+        [0, "Hel"],
+        [3, "lo "],
+        [6, "there"]
+      ])
+      expect((yield* svc.history("live")).map((m) => m.text)).toEqual(["hi", "Hello there"])
+    })
+  )
+
   it.scoped("a send runs one turn: seq-numbered events, persisted history", () =>
     Effect.gen(function* () {
       const { svc } = yield* setup(() => answer(["Hel", "lo ", "there"]))

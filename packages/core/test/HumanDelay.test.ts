@@ -42,7 +42,7 @@ describe("HumanDelay.pace", () => {
     Effect.gen(function* () {
       const events: Array<P> = [
         block(0),
-        { _tag: "Draft", text: "b0 b1" },
+        { _tag: "Draft", offset: 0, text: "b0 b1" },
         { _tag: "ReasoningDelta", text: "hm" },
         { _tag: "Final", text: "b0" }
       ]

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Queue, Random, Ref, Stream, TestClock } from "effect"
 import * as fc from "fast-check"
-import { type ModelEvent, Pipeline, type ReplyEvent, StreamingSettings } from "../src/index.js"
+import { type ModelEvent, Pipeline, ReplyEvent, StreamingSettings } from "../src/index.js"
 
 type P = ReplyEvent.Payload
 type Settings = StreamingSettings.StreamingSettings
@@ -29,6 +29,9 @@ const run = (s: Settings, events: Stream.Stream<ModelEvent.ModelEvent>) =>
 
 const tags = (ps: ReadonlyArray<P>) => ps.map((p) => p._tag)
 const blocks = (ps: ReadonlyArray<P>) => ps.flatMap((p) => (p._tag === "Block" ? [p.text] : []))
+/** The visible text the Drafts build up (applied in order, as a live preview does). */
+const shown = (ps: ReadonlyArray<P>) =>
+  ps.reduce((text, p) => (p._tag === "Draft" ? ReplyEvent.applyDraft(text, p) : p._tag === "Rollback" ? "" : text), "")
 const finals = (ps: ReadonlyArray<P>) => ps.filter((p): p is Extract<P, { _tag: "Final" }> => p._tag === "Final")
 
 const para1 = "First paragraph here."
@@ -47,7 +50,8 @@ describe("Pipeline text_end", () => {
       const firstBlock = out.findIndex((p) => p._tag === "Block")
       const drafts = out.slice(0, firstBlock).filter((p) => p._tag === "Draft")
       expect(drafts.length).toBeGreaterThan(0)
-      expect(drafts.at(-1)?._tag === "Draft" && drafts.at(-1)!.text.length < reply.length).toBe(true)
+      expect(shown(drafts).length).toBeLessThan(reply.length)
+      expect(reply.startsWith(shown(drafts))).toBe(true)
       expect(finals(out)).toEqual([{ _tag: "Final", text: reply }])
       expect(out.at(-1)).toEqual({ _tag: "Final", text: reply })
       expect(out.filter((p) => p._tag === "Block").map((p) => (p._tag === "Block" ? p.index : -1))).toEqual([0, 1, 2])
@@ -79,7 +83,10 @@ describe("Pipeline message_end and off", () => {
       const out = yield* run(s, oneByOne([...deltasOf(reply), textEnd(), messageEnd]))
       const firstBlock = out.findIndex((p) => p._tag === "Block")
       expect(out.slice(0, firstBlock).every((p) => p._tag === "Draft")).toBe(true)
-      expect(out.slice(0, firstBlock).at(-1)).toEqual({ _tag: "Draft", text: reply })
+      // one Draft per delta, each only the new text: together they are the reply
+      expect(out.slice(0, firstBlock)).toEqual(
+        deltasOf(reply).map((d, i) => ({ _tag: "Draft", offset: i * 5, text: d._tag === "TextDelta" ? d.text : "" }))
+      )
       expect(blocks(out).length).toBeGreaterThan(1)
       expect(blocks(out).join("\n\n")).toBe(reply)
       expect(tags(out).slice(firstBlock)).toEqual([...blocks(out).map(() => "Block"), "Final"])
@@ -129,7 +136,7 @@ describe("Pipeline drafts, reasoning, rollback, ends", () => {
       expect(blocks(out.slice(0, rb))).toEqual([]) // held by the coalescer, void now
       expect(blocks(out)).toEqual(["Retry worked."])
       expect(finals(out)).toEqual([{ _tag: "Final", text: "Retry worked." }])
-      expect(out.slice(rb + 1).find((p) => p._tag === "Draft")).toEqual({ _tag: "Draft", text: "Retry worked." })
+      expect(out.slice(rb + 1).find((p) => p._tag === "Draft")).toEqual({ _tag: "Draft", offset: 0, text: "Retry worked." })
     })
   )
 
@@ -281,11 +288,18 @@ describe("Pipeline properties", () => {
   it("Final is the concatenation of the last attempt's deltas, exactly once, last; indices count 0,1,2…", () =>
     fc.assert(
       fc.property(scenario(plain), (sc) => {
-        const { out, visible } = runScenario(sc)
+        const { out, after, visible } = runScenario(sc)
         expect(finals(out)).toEqual([{ _tag: "Final", text: visible }])
         expect(out.at(-1)?._tag).toBe("Final")
         const idx = out.flatMap((p) => (p._tag === "Block" ? [p.index] : []))
         expect(idx).toEqual(idx.map((_, i) => i))
+        // The Drafts after the last Rollback are contiguous pieces of the reply, in order.
+        let acc = ""
+        for (const p of after) if (p._tag === "Draft") {
+          expect(p.offset).toBe(acc.length)
+          acc += p.text
+        }
+        expect(visible.startsWith(acc)).toBe(true)
       }),
       { numRuns: 100 }
     ))

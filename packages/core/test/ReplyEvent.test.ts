@@ -18,4 +18,13 @@ describe("ReplyEvent", () => {
     const { seq: _seq, ...noSeq } = ev
     expect(() => Schema.decodeUnknownSync(ReplyEvent.ReplyEvent)(noSeq)).toThrow(/seq/)
   })
+
+  it("applyDraft: appends at the offset, is idempotent, and ignores a Draft past a gap", () => {
+    const d = (offset: number, text: string) => ({ offset, text })
+    expect(ReplyEvent.applyDraft("", d(0, "Hel"))).toBe("Hel")
+    expect(ReplyEvent.applyDraft("Hel", d(3, "lo"))).toBe("Hello")
+    expect(ReplyEvent.applyDraft("Hello", d(3, "lo"))).toBe("Hello") // seen again
+    expect(ReplyEvent.applyDraft("Hello", d(3, "p!"))).toBe("Help!") // rewrites from the offset
+    expect(ReplyEvent.applyDraft("He", d(3, "lo"))).toBe("He") // a Draft was missed: wait for the Final
+  })
 })

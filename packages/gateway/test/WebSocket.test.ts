@@ -149,8 +149,10 @@ describe("WebSocket protocol", () => {
 })
 
 describe("WebSocket backpressure and liveness", () => {
+  // 4000 deltas of 2000 chars: ~16 MB of Drafts and Blocks, more than the loopback socket buffers
+  // (up to ~4 MB send + receive here) can hide from the server's bufferedAmount.
   it("a client that falls behind gets batch frames with every event once, in order", async () => {
-    const gw = await start({ model: firehose(300, 200), limits: { sendHighWaterBytes: 16 * 1024, maxPendingBytes: 1 << 30 } })
+    const gw = await start({ model: firehose(4000, 2000), limits: { sendHighWaterBytes: 16 * 1024, maxPendingBytes: 1 << 30 } })
     try {
       const c = await connect(gw.info.wsUrl)
       const first = await c.request({ type: "send", conversationId: "behind", text: "warm up" })
@@ -180,7 +182,7 @@ describe("WebSocket backpressure and liveness", () => {
 
   it("a client that cannot keep up is closed with 4008 instead of growing memory", async () => {
     const gw = await start({
-      model: firehose(800, 200),
+      model: firehose(4000, 2000),
       limits: { sendHighWaterBytes: 16 * 1024, maxPendingBytes: 64 * 1024, slowConsumerMs: 1_000 }
     })
     try {

@@ -34,7 +34,7 @@ import * as ModelError from "../ModelError.js"
 import * as Pipeline from "../Pipeline.js"
 import type { Options } from "../Conversations.js"
 import * as Reasoning from "../Reasoning.js"
-import type { Payload, ReplyEvent, RunEndReason } from "../ReplyEvent.js"
+import { applyDraft, type Payload, type ReplyEvent, type RunEndReason } from "../ReplyEvent.js"
 import * as StreamingSettings from "../StreamingSettings.js"
 import * as A from "./actor.js"
 
@@ -253,6 +253,10 @@ export const make = (options: RuntimeOptions = {}) =>
 
     const onChunk = (a: A.Actor, run: A.Run) => (chunk: Chunk.Chunk<Payload>) =>
       Effect.suspend(() => {
+        // The reply's row is rewritten (whole text) only when a Block, Final or Rollback arrives, not
+        // per Draft: per delta that is O(n²) bytes for a long reply. The Drafts in the log hold the
+        // rest; crash recovery rebuilds the partial text from them (see sqliteStore `recover`).
+        let rewrite = false
         for (const p of chunk) {
           switch (p._tag) {
             case "Rollback": {
@@ -261,22 +265,28 @@ export const make = (options: RuntimeOptions = {}) =>
               run.attemptFirstSeq = undefined
               run.blocks = []
               run.draft = undefined
+              rewrite = true
               break
             }
             case "Final":
               run.final = p.text
               event(a, run.runId, p)
+              rewrite = true
               break
             default: {
               const ev = event(a, run.runId, p)
               run.attemptFirstSeq ??= ev.seq
-              if (p._tag === "Block") run.blocks.push(p.text)
-              else if (p._tag === "Draft") run.draft = p.text
+              if (p._tag === "Block") {
+                run.blocks.push(p.text)
+                rewrite = true
+              } else if (p._tag === "Draft") run.draft = applyDraft(run.draft ?? "", p)
             }
           }
         }
-        run.message = { ...run.message, text: run.final ?? A.visibleText(run) }
-        A.markMessage(a, run.message)
+        if (rewrite) {
+          run.message = { ...run.message, text: run.final ?? A.visibleText(run) }
+          A.markMessage(a, run.message)
+        }
         return flush(a)
       })
 
@@ -557,7 +567,14 @@ export const make = (options: RuntimeOptions = {}) =>
         })
       )
 
-    const history = (conversationId: string) => store.history(conversationId)
+    /** The stored history; a reply being written shows its live text (its row lags, see onChunk). */
+    const history = (conversationId: string) =>
+      Effect.map(store.history(conversationId), (ms) => {
+        const run = actors.get(conversationId)?.run
+        if (run === undefined) return ms
+        const id = run.message.id
+        return ms.map((m) => (m.messageId === id && m.status === "streaming" ? { ...m, text: run.final ?? A.visibleText(run) } : m))
+      })
 
     const list = (opts?: { readonly owner?: string | undefined }) =>
       Effect.map(store.list(opts), (rows): ReadonlyArray<ConversationSummary> =>

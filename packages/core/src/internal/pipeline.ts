@@ -25,6 +25,8 @@ export class PipelineState {
    */
   private text = ""
   private readonly pending: Array<string> = []
+  /** This step's deltas since the last Draft or Final: the next Draft's text. */
+  private readonly grown: Array<string> = []
   /** Length of the visible text. */
   private textLength = 0
   /** Length of the visible text when the last Draft or Final went out. */
@@ -82,6 +84,7 @@ export class PipelineState {
       value: interrupted ? { _tag: "Final", text, interrupted: true } : { _tag: "Final", text }
     })
     this.shownLength = this.textLength
+    this.grown.length = 0
     this.finalOwed = false
   }
 
@@ -94,6 +97,7 @@ export class PipelineState {
         case "TextDelta":
           if (ev.text.length === 0) break
           this.textLength += ev.text.length
+          this.grown.push(ev.text)
           this.finalOwed = true
           if (this.chunker === undefined) this.pending.push(ev.text)
           else {
@@ -116,6 +120,7 @@ export class PipelineState {
           if (this.chunker !== undefined) this.chunker = this.newChunker()
           this.text = ""
           this.pending.length = 0
+          this.grown.length = 0
           this.textLength = 0
           this.shownLength = 0
           this.finalOwed = true
@@ -125,9 +130,12 @@ export class PipelineState {
       }
     }
     if (this.textLength !== this.shownLength) {
-      out.push({ _tag: "Pass", value: { _tag: "Draft", text: this.visible() } })
+      const g = this.grown
+      const text = g.length === 1 ? g[0]! : g.join("")
+      out.push({ _tag: "Pass", value: { _tag: "Draft", offset: this.shownLength, text } })
       this.shownLength = this.textLength
     }
+    this.grown.length = 0
     return out
   }
 

@@ -6,7 +6,7 @@ import { Clock, Effect, Layer } from "effect"
 import type * as Store from "../ConversationStore.js"
 import { ConversationStore } from "../ConversationStore.js"
 import { EventsExpired, type HistoryMessage, StoreError } from "../Conversations.js"
-import type { ReplyEvent } from "../ReplyEvent.js"
+import { applyDraft, type ReplyEvent } from "../ReplyEvent.js"
 import { migrate } from "./migrations.js"
 import { open, type SqliteDb } from "./sqliteDb.js"
 
@@ -231,19 +231,38 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
       const replyOf = prepare("SELECT * FROM messages WHERE run_id = ? AND role = 'assistant'")
       const interrupt = prepare("UPDATE messages SET status = 'interrupted', interrupted = 1 WHERE id = ?")
       const closeConversation = prepare("UPDATE conversations SET next_seq = ?, updated_at = ? WHERE id = ?")
+      const setText = prepare("UPDATE messages SET text = ? WHERE id = ?")
+      const draftsOf = prepare(
+        "SELECT body FROM events WHERE conversation_id = ? AND run_id = ? AND tag IN ('Draft', 'Rollback') ORDER BY seq"
+      ).pluck(true)
+      /** The run's visible text from its Drafts (the reply's row is only rewritten per Block). */
+      const draftText = (run: RunRow): string => {
+        let text = ""
+        for (const body of draftsOf.iterate(run.conversation_id, run.id) as Iterable<string>) {
+          const e = JSON.parse(body) as ReplyEvent
+          if (e._tag === "Rollback") text = ""
+          else if (e._tag === "Draft") text = applyDraft(text, e)
+        }
+        return text
+      }
       const closeRun = db.transaction((run: RunRow) => {
         const conv = loadStmt.get(run.conversation_id) as ConversationRow | undefined
         if (conv === undefined) return
         const last = lastSeq.get(run.conversation_id) as { seq: number | null } | undefined
         let seq = Math.max(conv.next_seq, (last?.seq ?? 0) + 1)
         const msg = replyOf.get(run.id) as MessageRow | undefined
+        const drafted = draftText(run)
+        const text = msg === undefined || drafted.length > msg.text.length ? drafted : msg.text
         const base = { conversationId: run.conversation_id, runId: run.id, at: now }
         const closing: Array<ReplyEvent> = [
-          { _tag: "Final", ...base, seq: seq++, text: msg?.text ?? "", interrupted: true },
+          { _tag: "Final", ...base, seq: seq++, text, interrupted: true },
           { _tag: "RunEnded", ...base, seq: seq++, reason: "interrupted" }
         ]
         insertEvents(run.conversation_id, closing)
-        if (msg !== undefined) interrupt.run(msg.id)
+        if (msg !== undefined) {
+          if (text !== msg.text) setText.run(text, msg.id)
+          interrupt.run(msg.id)
+        }
         const endedRun: Store.RunRecord = { ...runOf(run), status: "interrupted", endedAt: now }
         upsertRun(endedRun)
         closeConversation.run(seq, now, run.conversation_id)

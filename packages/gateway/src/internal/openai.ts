@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { ReplyEvent } from "@sluice/core"
+import { ReplyEvent } from "@sluice/core"
 import { Effect, Layer, Schema, Stream } from "effect"
 import { body, principal, sseHeaders, sseStream } from "./http.js"
 import * as Requests from "./requests.js"
@@ -45,16 +45,28 @@ const openAiError = (e: Requests.Refused) =>
     { status: e.status }
   )
 
-/** Turns reply events into text deltas (Drafts are cumulative; Blocks are pieces; Final is whole). */
+/** Turns reply events into text deltas (Drafts grow the text at an offset; Blocks are pieces; Final is whole). */
 const deltas = () => {
   let sent = ""
   let sawDraft = false
   let sawBlock = false
+  /** After a Rollback: the new attempt's text, sent on only where it continues what was sent. */
+  let retry: string | undefined
   return (ev: ReplyEvent.ReplyEvent): string => {
     let next: string | undefined
+    if (ev._tag === "Rollback") {
+      retry = ""
+      return ""
+    }
     if (ev._tag === "Draft") {
       sawDraft = true
-      next = ev.text
+      if (retry === undefined && ev.offset === sent.length) {
+        // The common case: exactly the new text, without re-reading what was sent.
+        sent += ev.text
+        return ev.text
+      }
+      next = ReplyEvent.applyDraft(retry ?? sent, ev)
+      if (retry !== undefined) retry = next
     } else if (ev._tag === "Block" && !sawDraft) {
       next = sent + (sawBlock ? "\n\n" : "") + ev.text
       sawBlock = true
