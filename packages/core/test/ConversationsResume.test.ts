@@ -6,6 +6,36 @@ import { collect, expectContiguous, setup } from "./fixtures/harness.js"
 import { answer, type Step } from "./fixtures/testModel.js"
 
 describe("Conversations: passivation, resume, retention", () => {
+  it.scoped("a subscriber or listener only ever sees committed events (a crash cannot take back what a client saw)", () =>
+    Effect.gen(function* () {
+      const { svc, store } = yield* setup(() => answer(["one ", "two ", "three"], 10), { compactDrafts: false })
+      const uncommitted: Array<number> = []
+      const check = (ev: ReplyEvent.ReplyEvent) =>
+        Effect.map(store.events("d", ev.seq - 1), (logged) => {
+          if (logged[0]?.seq !== ev.seq) uncommitted.push(ev.seq)
+        })
+      const listened: Array<ReplyEvent.ReplyEvent> = []
+      const unlisten = yield* svc.listen("d", { fromSeq: 0 }, (evs) => {
+        listened.push(...evs)
+      })
+      const sub = yield* svc.subscribe("d").pipe(
+        Stream.tap(check),
+        Stream.takeUntil((e) => e._tag === "RunEnded"),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* svc.send("d", "count")
+      yield* TestClock.adjust("1 second")
+      const evs = Chunk.toReadonlyArray(yield* Fiber.join(sub))
+      for (const ev of listened) yield* check(ev)
+      unlisten()
+      expect(evs.length).toBeGreaterThan(6)
+      expect(expectContiguous(evs)).toBe(true)
+      expect(listened.map((e) => e.seq)).toEqual(evs.map((e) => e.seq))
+      expect(uncommitted).toEqual([])
+    })
+  )
+
   it.scoped("passivates after idleTimeToLive and comes back with its seq and history", () =>
     Effect.gen(function* () {
       const { rt, svc } = yield* setup((_, n) => answer([`reply ${n}`]), { idleTimeToLive: "1 minute", sweepInterval: "10 seconds", compactDrafts: false })

@@ -57,9 +57,9 @@ export interface Actor {
   refs: number
   lastActive: number
   pubsub: PubSub.PubSub<ReplyEvent> | undefined
-  /** Callback subscribers (`listen`): called synchronously with each event as it gets its seq. */
+  /** Callback subscribers (`listen`): called synchronously with each event once it is committed. */
   listeners: Set<(ev: ReplyEvent) => void> | undefined
-  /** Events published but not yet committed, in seq order; `inFlight` is being committed. */
+  /** Events not yet committed (so not yet published), in seq order; `inFlight` is being committed. */
   pending: Array<ReplyEvent>
   inFlight: ReadonlyArray<ReplyEvent>
   dirtyMessages: Map<string, MessageRecord> | undefined

@@ -119,10 +119,20 @@ export const make = (options: RuntimeOptions = {}) =>
       a.pending.push(ev)
       a.updatedAt = ev.at
       a.dirtyConversation = true
-      // Published the moment it gets its seq: live order is seq order, whoever emits.
-      a.pubsub?.unsafeOffer(ev)
-      if (a.listeners !== undefined) for (const l of a.listeners) l(ev)
       return ev
+    }
+
+    /**
+     * Subscribers get an event once it is committed, never before: a client must not see an event
+     * that a crash could take back (after a restart, recovery gives its seq to another event). The
+     * single writer commits in seq order, so live order is seq order. The cost is one group commit
+     * of latency (tens of µs); a run already waits for its commit before its next chunk.
+     */
+    const publish = (a: A.Actor, events: ReadonlyArray<ReplyEvent>) => {
+      for (const ev of events) {
+        a.pubsub?.unsafeOffer(ev)
+        if (a.listeners !== undefined) for (const l of a.listeners) l(ev)
+      }
     }
 
     // Group commit. Every flush joins the batch being collected; ONE writer fiber takes it once the
@@ -177,6 +187,7 @@ export const make = (options: RuntimeOptions = {}) =>
         a.inFlight = A.EMPTY
         if (ok) {
           a.exists = true
+          publish(a, events)
           return
         }
         // Put it back so the next flush retries it (still in seq order).
@@ -339,21 +350,26 @@ export const make = (options: RuntimeOptions = {}) =>
           const setup = yield* Effect.exit(Effect.zipRight(flush(a), buildRequest(a, turn.runId)))
           const settings = a.settings ?? StreamingSettings.defaults
           const tracker = Reasoning.track(plan)
+          let progressed = false
           const progress = (u: Reasoning.Update | undefined) => {
             if (u === undefined) return
             const ev = event(a, run.runId, u)
             run.attemptFirstSeq ??= ev.seq
+            progressed = true
           }
           progress(tracker.initial())
           const work: Effect.Effect<void, unknown> = Exit.isSuccess(setup)
             ? model.stream(Reasoning.apply(plan, setup.value)).pipe(
-                Stream.mapChunks((chunk) => {
+                Stream.mapChunksEffect((chunk) => {
+                  progressed = false
                   for (const ev of chunk) {
                     if (ev._tag === "TextDelta") run.raw += ev.text
                     else if (ev._tag === "Rollback" || ev._tag === "MessageStart") run.raw = ""
                     progress(tracker.next(ev))
                   }
-                  return chunk
+                  // A progress change (e.g. "reasoning" before the first token) goes out now, not
+                  // with the next output: events are published when committed.
+                  return progressed ? Effect.as(flush(a), chunk) : Effect.succeed(chunk)
                 }),
                 Stream.tapError(() => Effect.sync(() => progress(tracker.failed()))),
                 Pipeline.make(settings),
@@ -491,22 +507,13 @@ export const make = (options: RuntimeOptions = {}) =>
             const ps = yield* PubSub.unbounded<ReplyEvent>()
             a.pubsub ??= ps
           }
-          // Live first, then the log: nothing published from here on can be missed …
+          // Live first, then the log: an event is published when it is committed, so whatever is
+          // not in the log yet is still to come live; the seq filter drops what is in both.
           const live = yield* PubSub.subscribe(a.pubsub)
-          // … and everything published before is committed, being committed, or pending.
-          const unflushed = [...a.inFlight, ...a.pending]
           const logged = yield* store.events(conversationId, fromSeq)
-          let last = logged.length > 0 ? logged[logged.length - 1]!.seq : fromSeq
-          const replay = [...logged]
-          for (const ev of unflushed) {
-            if (ev.seq > last) {
-              replay.push(ev)
-              last = ev.seq
-            }
-          }
-          const upTo = last
+          const upTo = logged.length > 0 ? logged[logged.length - 1]!.seq : fromSeq
           return Stream.concat(
-            Stream.fromIterable(replay),
+            Stream.fromIterable(logged),
             Stream.fromQueue(live).pipe(Stream.filter((ev) => ev.seq > upTo))
           )
         })
@@ -551,10 +558,9 @@ export const make = (options: RuntimeOptions = {}) =>
           }
           a.listeners ??= new Set()
           a.listeners.add(listener)
-          const unflushed = [...a.inFlight, ...a.pending]
           const logged = yield* restore(store.events(conversationId, fromSeq)).pipe(Effect.onError(() => Effect.sync(unlisten)))
           const replay: Array<ReplyEvent> = []
-          for (const source of [logged, unflushed, buffered]) {
+          for (const source of [logged, buffered]) {
             for (const ev of source) {
               if (ev.seq <= last) continue
               replay.push(ev)
