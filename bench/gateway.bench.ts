@@ -67,7 +67,7 @@ const stampedModel = (tps: number, tokens: number): Model.ModelService => ({
     )
 })
 
-// Blocks off: each Draft carries the text so far, ending with the newest stamp.
+// Blocks off: each Draft carries the new text, ending with the newest stamp.
 const settings: StreamingSettings.StreamingSettings = { ...StreamingSettings.defaults, blockStreaming: false }
 
 const clientSource = `

@@ -1,6 +1,7 @@
 /**
- * A loopback fake of the Slack Web API (`POST /api/chat.postMessage`, `chat.update`): bearer auth
- * (`invalid_auth`), `no_text`, `msg_too_long` (40 000), `channel_not_found`, and rate limiting
+ * A loopback fake of the Slack Web API (`POST /api/chat.postMessage`, `chat.update` of a posted
+ * message): bearer auth (`invalid_auth`), `no_text`, `msg_too_long` (40 000), `channel_not_found`,
+ * `message_not_found`, and rate limiting
  * with HTTP 429 + `Retry-After` (seconds) + `{"ok":false,"error":"ratelimited"}`. Also signs
  * Events API requests the way Slack does, for webhook tests.
  */
@@ -9,9 +10,12 @@ import { listen, type Running } from "./fakeHttp.js"
 
 export interface Posted {
   readonly channel: string
-  readonly text: string
+  /** The message's current text (after any `chat.update`). */
+  text: string
   readonly threadTs?: string | undefined
   readonly ts: string
+  /** Every text the message showed, in order (the post, then each update). */
+  readonly versions: Array<string>
 }
 
 export class FakeSlack {
@@ -42,8 +46,15 @@ export class FakeSlack {
         const text = typeof p.text === "string" ? p.text : ""
         if (text === "") return { status: 200, body: { ok: false, error: "no_text" } }
         if (text.length > 40000) return { status: 200, body: { ok: false, error: "msg_too_long" } }
-        const ts = method === "chat.update" ? String(p.ts) : `1700000000.${String(++this.seq).padStart(6, "0")}`
-        if (method === "chat.postMessage") this.posted.push({ channel: p.channel, text, threadTs: p.thread_ts as string | undefined, ts })
+        if (method === "chat.update") {
+          const msg = this.posted.find((x) => x.channel === p.channel && x.ts === p.ts)
+          if (msg === undefined) return { status: 200, body: { ok: false, error: "message_not_found" } }
+          msg.text = text
+          msg.versions.push(text)
+          return { status: 200, body: { ok: true, channel: p.channel, ts: msg.ts, text } }
+        }
+        const ts = `1700000000.${String(++this.seq).padStart(6, "0")}`
+        this.posted.push({ channel: p.channel, text, threadTs: p.thread_ts as string | undefined, ts, versions: [text] })
         return { status: 200, body: { ok: true, channel: p.channel, ts, message: { text, ts } } }
       }
       return { status: 200, body: { ok: false, error: "unknown_method" } }

@@ -138,6 +138,8 @@ export interface Adapter {
   readonly capabilities: Capabilities
   /** Sends one message that already fits the channel; rate limits and 429 retries are handled inside. */
   readonly send: (target: ChatTarget, text: OutboundText) => Effect.Effect<Sent, ChannelError>
+  /** Replaces the text of a message this adapter sent (preview streaming by edit: Slack `chat.update`). */
+  readonly edit?: ((target: ChatTarget, messageId: string, text: OutboundText) => Effect.Effect<void, ChannelError>) | undefined
   /** Telegram draft streaming: show `text` in the chat's draft bubble `draftId`. */
   readonly sendDraft?: ((target: ChatTarget, draftId: number, text: string) => Effect.Effect<void, ChannelError>) | undefined
   /** Inbound messages pulled by the adapter (long polling, gateway WebSocket, SSE); empty for webhook-only. */

@@ -11,6 +11,11 @@
  * - Telegram drafts (`streamMode` partial | block, private chats, `sendMessageDraft`): the reply
  *   streams in the draft bubble and block streaming is off for that reply; the final is a normal
  *   message. With `/reasoning stream` the draft shows the reasoning too; the final never does.
+ * - Edit previews (`streamMode` partial | block on a channel whose adapter can `edit`: Slack's
+ *   `chat.update`): the first update posts one message, later ones edit it (spaced by the draft
+ *   interval; a long preview shows its newest text). The final reply's first part replaces the
+ *   preview and the rest follow as new messages, so nothing is delivered twice; if that last edit
+ *   fails, the whole reply is sent as new messages. Blocks are off for such a reply.
  * - **Rollback** (the model retries after output went out): a sent message cannot be unsent. If a
  *   block of the void attempt was already delivered, one short notice is sent
  *   ({@link ROLLBACK_NOTICE}) and the new attempt's blocks and final are delivered normally
@@ -47,9 +52,19 @@ export interface Options {
 
 type Event = ReplyEvent.ReplyEvent
 
+interface Draft {
+  readonly id: number
+  answer: string
+  reasoning: string
+  shown: string
+  lastAt: number
+  /** Edit mode: the preview message, once posted. */
+  messageId?: string | undefined
+}
+
 interface RunState {
   blocks: Array<{ readonly seq: number; readonly text: string }>
-  draft: { id: number; answer: string; reasoning: string; shown: string; lastAt: number } | undefined
+  draft: Draft | undefined
   noticeSent: boolean
 }
 
@@ -93,28 +108,63 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     caps.draftStreaming &&
     target.isPrivate === true &&
     (settings.streamMode === "partial" || settings.streamMode === "block")
+  // Elsewhere, a channel that can edit streams its preview in one message it keeps editing; the
+  // final reply then replaces it (its first part; the rest follow as new messages).
+  const editMode =
+    !draftMode && adapter.edit !== undefined && caps.edits && (settings.streamMode === "partial" || settings.streamMode === "block")
+  const preview = draftMode || editMode
   const draftInterval = options.draftIntervalMs ?? Math.max(300, caps.minIntervalMs)
   let draftIds = 0
   let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
 
-  const sendText = (markdown: string) =>
+  const split = (markdown: string) =>
+    OutboundSplitter.split(markdown, {
+      limit,
+      chunkMode: settings.chunkMode,
+      maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage
+    })
+  const outbound = (part: string) => ({ formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) })
+  const sendParts = (parts: ReadonlyArray<string>) =>
     Effect.forEach(
-      OutboundSplitter.split(markdown, {
-        limit,
-        chunkMode: settings.chunkMode,
-        maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage
-      }),
+      parts,
       (part) =>
-        adapter.send(target, { formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) }).pipe(
+        adapter.send(target, outbound(part)).pipe(
           Effect.catchAll((e) => Effect.logWarning(`channel send failed (${adapter.channel}), continuing`, e))
         ),
       { discard: true }
     )
+  const sendText = (markdown: string) => sendParts(split(markdown))
+
+  /** Edit preview: the first update posts the message, later ones edit it. */
+  const showEdit = (d: Draft, text: string) =>
+    d.messageId === undefined
+      ? adapter.send(target, outbound(text)).pipe(
+          Effect.match({
+            onFailure: (e) => Effect.logDebug("preview send failed", e),
+            onSuccess: (sent) => {
+              d.messageId = sent.messageId
+            }
+          })
+        )
+      : adapter.edit!(target, d.messageId, outbound(text)).pipe(Effect.catchAll((e) => Effect.logDebug("preview edit failed", e)))
+
+  /** The final reply in edit mode: its first part replaces the preview, the rest are new messages. */
+  const finishPreview = (d: Draft | undefined, text: string) => {
+    const parts = split(text)
+    if (d?.messageId === undefined || parts.length === 0) return sendParts(parts)
+    return adapter.edit!(target, d.messageId, outbound(parts[0]!)).pipe(
+      Effect.matchEffect({
+        // The preview keeps its partial text; the reply still arrives whole, as new messages.
+        onFailure: (e) => Effect.zipRight(Effect.logWarning("final edit of the preview failed; sending the reply", e), sendParts(parts)),
+        onSuccess: () => sendParts(parts.slice(1))
+      })
+    )
+  }
 
   const showDraft = (force: boolean) =>
     Effect.gen(function* () {
       const d = run.draft
-      if (d === undefined || adapter.sendDraft === undefined) return
+      if (d === undefined || !preview) return
       // Throttle before building the text: a Draft comes per model delta.
       const now = yield* Clock.currentTimeMillis
       if (!force && now - d.lastAt < draftInterval) return
@@ -133,11 +183,14 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         if (!force && para > shownAnswer + min) cut = para
         text = reasoning + d.answer.slice(0, cut)
       }
-      if (text.length > 4096) text = "…" + text.slice(text.length - 4095)
-      if (text === d.shown) return
+      // A long preview shows its newest text (a draft bubble holds 4096; an edited message, the limit).
+      const cap = draftMode ? 4096 : limit
+      if (text.length > cap) text = "…" + text.slice(text.length - cap + 1)
+      if (text === d.shown || text.trim() === "") return
       d.shown = text
       d.lastAt = now
-      yield* adapter.sendDraft(target, d.id, text).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
+      if (editMode) return yield* showEdit(d, text)
+      yield* adapter.sendDraft!(target, d.id, text).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
     })
 
   const ensureDraft = () => {
@@ -151,18 +204,18 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         run = { blocks: [], draft: undefined, noticeSent: false }
         return Effect.void
       case "Block":
-        if (draftMode || !settings.blockStreaming || ev.text.trim() === "") return Effect.void
+        if (preview || !settings.blockStreaming || ev.text.trim() === "") return Effect.void
         run.blocks.push({ seq: ev.seq, text: ev.text })
         return sendText(ev.text)
       case "Draft":
-        if (!draftMode) return Effect.void
+        if (!preview) return Effect.void
         {
           const d = ensureDraft()
           d.answer = ReplyEvent.applyDraft(d.answer, ev)
         }
         return showDraft(false)
       case "ReasoningDelta":
-        if (!draftMode || options.reasoningStream?.() !== true) return Effect.void
+        if (!preview || options.reasoningStream?.() !== true) return Effect.void
         ensureDraft().reasoning += ev.text
         return showDraft(false)
       case "Rollback": {
@@ -178,6 +231,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         return sendText(ROLLBACK_NOTICE)
       }
       case "Final": {
+        if (editMode) {
+          const d = run.draft
+          run.draft = undefined
+          return ev.text.trim() === "" ? Effect.void : finishPreview(d, ev.text)
+        }
         const blocks = run.blocks.map((b) => b.text)
         run.blocks = []
         if (blocks.length === 0) return ev.text.trim() === "" ? Effect.void : sendText(ev.text)

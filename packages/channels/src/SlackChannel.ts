@@ -1,6 +1,6 @@
 /**
- * Slack adapter: `chat.postMessage` (mrkdwn, replies in the user's thread), 429 `Retry-After`
- * honoured, ~1 message/s per channel. Inbound through the Events API webhook: signing-secret
+ * Slack adapter: `chat.postMessage` (mrkdwn, replies in the user's thread) and `chat.update` (preview
+ * streaming by edit, `streamMode`), 429 `Retry-After` honoured, ~1 call/s per channel. Inbound through the Events API webhook: signing-secret
  * verification (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`, 5-minute replay window),
  * `url_verification` challenge, `event_callback` message events (bots and edits ignored, Slack's
  * own retries deduplicated by `event_id`).
@@ -130,6 +130,8 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
             })
           )
           .pipe(Effect.map((r) => ({ messageId: String(field(r, "ts") ?? "") }))),
+      edit: (target, ts, text) =>
+        limiter.run(target.chatId, call("chat.update", { channel: target.chatId, ts, text: text.formatted, mrkdwn: true })).pipe(Effect.asVoid),
       inbound: Stream.empty,
       webhook: (req) => handleWebhook(options.accountId, options.signingSecret, req, seen, options.replayWindowSeconds)
     } satisfies Adapter

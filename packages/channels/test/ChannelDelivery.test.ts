@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type ReplyEvent, StreamingSettings } from "@sluice/core"
 import { Clock, Effect, Fiber, Queue, Stream, TestClock } from "effect"
-import { Channel, ChannelDelivery, RateLimiter } from "../src/index.js"
+import { Channel, ChannelDelivery, OutboundSplitter, RateLimiter } from "../src/index.js"
 
 type Ev = ReplyEvent.ReplyEvent
 let seq = 0
@@ -132,6 +132,95 @@ describe("ChannelDelivery", () => {
         { at: 1000, text: "Hello wor" }
       ])
       expect(r.sent).toEqual(["Hello world"])
+    })
+  )
+})
+
+describe("ChannelDelivery edit previews (Slack-style chat.update)", () => {
+  /** An editing channel: every message with each text it showed. */
+  const editor = (failEdit?: (text: string) => boolean) => {
+    const messages: Array<{ id: string; versions: Array<string>; at: Array<number> }> = []
+    const adapter: Channel.Adapter = {
+      channel: "slack",
+      accountId: "a",
+      capabilities: { ...Channel.capabilities.slack, dialect: "plain" },
+      send: (_t, text) =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          Effect.sync(() => {
+            messages.push({ id: String(messages.length + 1), versions: [text.plain], at: [at] })
+            return { messageId: String(messages.length) }
+          })
+        ),
+      edit: (_t, id, text) =>
+        failEdit?.(text.plain) === true
+          ? Effect.fail(new Channel.ChannelError({ channel: "slack", method: "chat.update", status: 200, description: "cant_update_message" }))
+          : Effect.flatMap(Clock.currentTimeMillis, (at) =>
+              Effect.sync(() => {
+                const m = messages.find((x) => x.id === id)!
+                m.versions.push(text.plain)
+                m.at.push(at)
+              })
+            ),
+      inbound: Stream.empty
+    }
+    return { adapter, messages }
+  }
+  const stream = (r: { adapter: Channel.Adapter }, s: StreamingSettings.StreamingSettings) =>
+    Effect.gen(function* () {
+      const q = yield* Queue.unbounded<Ev>()
+      const fiber = yield* ChannelDelivery.deliver(
+        { adapter: r.adapter, target: { chatId: "C1" }, settings: s, draftIntervalMs: 1000 },
+        Stream.fromQueue(q).pipe(Stream.takeUntil((e) => e._tag === "RunEnded"))
+      ).pipe(Effect.fork)
+      return { q, fiber }
+    })
+
+  it.effect("one message, posted by the first update and edited at most once per interval; the final is its last edit", () =>
+    Effect.gen(function* () {
+      const r = editor()
+      const { q, fiber } = yield* stream(r, settings({ streamMode: "partial", blockStreaming: true }))
+      yield* q.offerAll([started(), draft("One"), draft("One two")])
+      yield* TestClock.adjust(1000)
+      yield* q.offerAll([draft("One two three"), block("One two three four")])
+      yield* TestClock.adjust(500)
+      yield* q.offerAll([draft("One two three four"), final("One two three four"), ended()])
+      yield* Fiber.join(fiber)
+      expect(r.messages).toEqual([{ id: "1", versions: ["One", "One two three", "One two three four"], at: [0, 1000, 1500] }])
+    })
+  )
+
+  it.effect("a final longer than the limit: the preview becomes part 1, the other parts are new messages", () =>
+    Effect.gen(function* () {
+      const r = editor()
+      const long = Array.from({ length: 12 }, (_, i) => `Paragraph ${i} ${"word ".repeat(8)}`).join("\n\n")
+      const { q, fiber } = yield* stream(r, settings({ streamMode: "partial", textChunkLimit: 200 }))
+      yield* q.offerAll([started(), draft(long.slice(0, 150)), draft(long), final(long), ended()])
+      yield* Fiber.join(fiber)
+      const parts = OutboundSplitter.split(long, { limit: 200, chunkMode: "length" })
+      expect(parts.length).toBeGreaterThan(2)
+      expect(r.messages.map((m) => m.versions.at(-1))).toEqual(parts)
+      expect(r.messages[0]!.versions[0]).toBe(long.slice(0, 150))
+      expect(r.messages.slice(1).every((m) => m.versions.length === 1)).toBe(true)
+    })
+  )
+
+  it.effect("if the final edit fails the whole reply still arrives, as new messages", () =>
+    Effect.gen(function* () {
+      const r = editor((t) => t === "Hello world")
+      const { q, fiber } = yield* stream(r, settings({ streamMode: "partial" }))
+      yield* q.offerAll([started(), draft("Hello"), final("Hello world"), ended()])
+      yield* Fiber.join(fiber)
+      expect(r.messages.map((m) => m.versions)).toEqual([["Hello"], ["Hello world"]])
+    })
+  )
+
+  it.effect("streamMode off: no preview, the final as usual", () =>
+    Effect.gen(function* () {
+      const r = editor()
+      const { q, fiber } = yield* stream(r, settings({ streamMode: "off" }))
+      yield* q.offerAll([started(), draft("Hello"), final("Hello world"), ended()])
+      yield* Fiber.join(fiber)
+      expect(r.messages.map((m) => m.versions)).toEqual([["Hello world"]])
     })
   )
 })

@@ -39,7 +39,7 @@ export interface StreamingSettings {
   readonly textChunkLimit: number
   readonly chunkMode: "length" | "newline"
   readonly maxLinesPerMessage?: number | undefined
-  /** Telegram draft streaming. */
+  /** Preview streaming: Telegram drafts (private chats), Slack edits of one message. */
   readonly streamMode?: "partial" | "block" | "off" | undefined
   readonly draftChunk?: { readonly minChars: number; readonly maxChars: number; readonly breakPreference: BreakPreference } | undefined
 }

@@ -52,6 +52,14 @@ describe("Config.resolve defaults", () => {
     expect(Config.resolve(explicit, { channel: "slack" }).coalesce.minChars).toBe(200)
   })
 
+  it("preview streaming: Telegram drafts on by default, Slack edit previews opt-in, none elsewhere", () => {
+    expect(Config.resolve({}, { channel: "telegram" }).streamMode).toBe("partial")
+    expect(Config.resolve({}, { channel: "slack" }).streamMode).toBe("off")
+    const cfg = Config.decodeSync({ channels: { slack: { streamMode: "block", draftChunk: { minChars: 100 } } } })
+    expect(Config.resolve(cfg, { channel: "slack" })).toMatchObject({ streamMode: "block", draftChunk: { minChars: 100, maxChars: 800 } })
+    expect(Config.resolve({}, { channel: "discord" }).streamMode).toBeUndefined()
+  })
+
   it("joiner follows the break preference; chunkMode newline turns on flushOnParagraph", () => {
     const s = Config.resolve(
       { agents: { defaults: { blockStreamingChunk: { breakPreference: "newline" } } }, channels: { whatsapp: { chunkMode: "newline", blockStreaming: true } } },

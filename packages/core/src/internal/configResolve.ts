@@ -137,9 +137,10 @@ export const resolve = (config: Config, target: Target = {}): StreamingSettings 
     chunkMode,
     ...(maxLinesPerMessage !== undefined ? { maxLinesPerMessage } : {})
   }
-  if (channelId !== "telegram") return base
+  if (channelId !== "telegram" && channelId !== "slack") return base
 
-  const streamMode = firstDefined(account?.streamMode, channelSection?.streamMode) ?? "partial"
+  // Telegram drafts stream by default; Slack's edit previews are opt-in (chat.update is rate-limited).
+  const streamMode = firstDefined(account?.streamMode, channelSection?.streamMode) ?? (channelId === "telegram" ? "partial" : "off")
   const draftCfg = mergeFields(channelSection?.draftChunk, account?.draftChunk)
   const draftMax = Math.min(draftCfg.maxChars ?? DRAFT_CHUNK.maxChars, textChunkLimit)
   const draftMin = Math.min(draftCfg.minChars ?? DRAFT_CHUNK.minChars, draftMax)

@@ -172,7 +172,14 @@ export const telegramFields = {
   parseMode: opt(literal("HTML", "MarkdownV2"))
 }
 export const discordFields = { token: opt(Secret), baseUrl: opt(Url), gatewayUrl: opt(NonEmptyString), receive: opt(Bool) }
-export const slackFields = { token: opt(Secret), signingSecret: opt(Secret), baseUrl: opt(Url) }
+export const slackFields = {
+  /** Preview streaming by `chat.update` (off unless set): `partial` | `block`, as Telegram's. */
+  streamMode: opt(StreamMode),
+  draftChunk: opt(DraftChunk),
+  token: opt(Secret),
+  signingSecret: opt(Secret),
+  baseUrl: opt(Url)
+}
 export const signalFields = { baseUrl: opt(Url), account: opt(NonEmptyString) }
 export const whatsappFields = {
   token: opt(Secret),
