@@ -1,5 +1,6 @@
 /**
- * A loopback fake of Discord: REST `POST /api/v10/channels/{id}/messages` (bot auth, 2000-char
+ * A loopback fake of Discord: REST `POST /api/v10/channels/{id}/messages` and `PATCH …/messages/{id}`
+ * (edit; 404 code 10008 for an unknown message) (bot auth, 2000-char
  * content, `nonce` + `enforce_nonce` dedupe, X-RateLimit-* headers from a per-channel bucket, 429
  * JSON `{message, retry_after, global}` + Retry-After) and the Gateway WebSocket on `/gateway`
  * (Hello, Identify → READY, heartbeat ACKs, Resume → replay + RESUMED, MESSAGE_CREATE dispatches).
@@ -9,9 +10,12 @@ import { listen, type Running } from "./fakeHttp.js"
 
 export interface Created {
   readonly channelId: string
-  readonly content: string
+  /** The message's current content (after any edit). */
+  content: string
   readonly nonce?: string | undefined
   readonly id: string
+  /** Every content the message showed, in order (the create, then each edit). */
+  readonly versions: Array<string>
 }
 
 export class FakeDiscord {
@@ -47,9 +51,10 @@ export class FakeDiscord {
 
   async start(): Promise<this> {
     this.running = await listen((req) => {
-      const m = /^\/api\/v10\/channels\/(\d+)\/messages$/.exec(req.path)
-      if (m === null || req.method !== "POST") return { status: 404, body: { message: "404: Not Found", code: 0 } }
-      this.calls.push("createMessage")
+      const m = /^\/api\/v10\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(req.path)
+      const editing = m?.[2] !== undefined
+      if (m === null || req.method !== (editing ? "PATCH" : "POST")) return { status: 404, body: { message: "404: Not Found", code: 0 } }
+      this.calls.push(editing ? "editMessage" : "createMessage")
       if (req.headers.authorization !== `Bot ${this.token}`) return { status: 401, body: { message: "401: Unauthorized", code: 0 } }
       const channelId = m[1]!
       const after = this.limited.shift()
@@ -71,12 +76,19 @@ export class FakeDiscord {
       if (content === "" || content.length > 2000) {
         return { status: 400, body: { message: "Invalid Form Body", code: 50035, errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] } } } }
       }
+      if (editing) {
+        const msg = this.created.find((c) => c.id === m[2] && c.channelId === channelId)
+        if (msg === undefined) return { status: 404, body: { message: "Unknown Message", code: 10008 } }
+        msg.content = content
+        msg.versions.push(content)
+        return { status: 200, body: { id: msg.id, channel_id: channelId, content, edited_timestamp: new Date().toISOString() }, headers }
+      }
       const nonce = typeof p.nonce === "string" ? p.nonce : undefined
       if (nonce !== undefined && p.enforce_nonce === true && this.nonces.has(nonce)) {
         const prev = this.nonces.get(nonce)!
         return { status: 200, body: { id: prev.id, channel_id: channelId, content: prev.content, nonce }, headers }
       }
-      const created = { channelId, content, nonce, id: String(++this.ids) }
+      const created = { channelId, content, nonce, id: String(++this.ids), versions: [content] }
       this.created.push(created)
       if (nonce !== undefined) this.nonces.set(nonce, created)
       return { status: 200, body: { id: created.id, channel_id: channelId, content, nonce, author: { id: "1", bot: true } }, headers }

@@ -3,7 +3,8 @@
  * and `enforce_nonce: true` (a retried create returns the same message instead of a duplicate),
  * `allowed_mentions: { parse: [] }` (no @everyone from model text), pacing from the
  * `X-RateLimit-Remaining` / `X-RateLimit-Reset-After` headers, and 429 waits from the JSON
- * `retry_after` (or `Retry-After`). Receiving: the Gateway WebSocket — Hello → Identify (or Resume
+ * `retry_after` (or `Retry-After`). Editing (preview streaming, `streamMode`): `PATCH
+ * /channels/{id}/messages/{id}`, through the same per-channel pacing. Receiving: the Gateway WebSocket — Hello → Identify (or Resume
  * after a drop, with the session id and last seq) → heartbeats at the advertised interval →
  * `MESSAGE_CREATE` dispatches; `op 7` reconnects and resumes, `op 9` re-identifies.
  *
@@ -137,37 +138,46 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
     const base = `${(options.baseUrl ?? "https://discord.com").replace(/\/$/, "")}/api/v10`
     const limiter = yield* RateLimiter.make({ minIntervalMs: 0 })
     let nonceSeq = 0
+    /** One REST call through the per-channel limiter: X-RateLimit pacing, 429 → wait and retry. */
+    const call = (method: string, key: string, req: HttpClientRequest.HttpClientRequest) =>
+      limiter.run(
+        key,
+        request(CHANNEL, method, req.pipe(HttpClientRequest.setHeaders({ authorization: `Bot ${options.token}` }))).pipe(
+          Effect.provide(http),
+          Effect.flatMap((res): Effect.Effect<unknown, ChannelError | RateLimited> => {
+            const remaining = res.headers["x-ratelimit-remaining"]
+            const resetAfter = Number(res.headers["x-ratelimit-reset-after"])
+            const pace = remaining === "0" && Number.isFinite(resetAfter) ? limiter.penalize(key, resetAfter * 1000) : Effect.void
+            if (res.status === 429) {
+              const after = Number(field(res.json, "retry_after") ?? res.headers["retry-after"] ?? 1)
+              return Effect.zipRight(pace, Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 })))
+            }
+            if (res.status >= 200 && res.status < 300) return Effect.as(pace, res.json)
+            return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: String(field(res.json, "message") ?? res.text) }))
+          })
+        )
+      )
     const send: Adapter["send"] = (target, text) => {
       const nonce = `${Date.now().toString(36)}${(++nonceSeq).toString(36)}`.slice(-25) // one per message, reused on retries
-      const key = `channel:${target.chatId}`
-      const post = request(
-        CHANNEL,
-        "createMessage",
-        HttpClientRequest.post(`${base}/channels/${target.chatId}/messages`).pipe(
-          HttpClientRequest.setHeaders({ authorization: `Bot ${options.token}` }),
-          HttpClientRequest.bodyUnsafeJson({ content: text.formatted, nonce, enforce_nonce: true, allowed_mentions: { parse: [] } })
-        )
-      ).pipe(
-        Effect.provide(http),
-        Effect.flatMap((res): Effect.Effect<unknown, ChannelError | RateLimited> => {
-          const remaining = res.headers["x-ratelimit-remaining"]
-          const resetAfter = Number(res.headers["x-ratelimit-reset-after"])
-          const pace = remaining === "0" && Number.isFinite(resetAfter) ? limiter.penalize(key, resetAfter * 1000) : Effect.void
-          if (res.status === 429) {
-            const after = Number(field(res.json, "retry_after") ?? res.headers["retry-after"] ?? 1)
-            return Effect.zipRight(pace, Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 })))
-          }
-          if (res.status >= 200 && res.status < 300) return Effect.as(pace, res.json)
-          return Effect.fail(new ChannelError({ channel: CHANNEL, method: "createMessage", status: res.status, description: String(field(res.json, "message") ?? res.text) }))
-        })
+      const post = HttpClientRequest.post(`${base}/channels/${target.chatId}/messages`).pipe(
+        HttpClientRequest.bodyUnsafeJson({ content: text.formatted, nonce, enforce_nonce: true, allowed_mentions: { parse: [] } })
       )
-      return limiter.run(key, post).pipe(Effect.map((r) => ({ messageId: String(field(r, "id") ?? "") })))
+      return call("createMessage", `channel:${target.chatId}`, post).pipe(Effect.map((r) => ({ messageId: String(field(r, "id") ?? "") })))
     }
+    const edit: Adapter["edit"] = (target, messageId, text) =>
+      call(
+        "editMessage",
+        `channel:${target.chatId}`,
+        HttpClientRequest.patch(`${base}/channels/${target.chatId}/messages/${messageId}`).pipe(
+          HttpClientRequest.bodyUnsafeJson({ content: text.formatted, allowed_mentions: { parse: [] } })
+        )
+      ).pipe(Effect.asVoid)
     return {
       channel: CHANNEL,
       accountId: options.accountId,
       capabilities: capabilities.discord,
       send,
+      edit,
       inbound: options.receive === false ? Stream.empty : gateway(options)
     } satisfies Adapter
   })

@@ -28,6 +28,29 @@ describe("DiscordChannel end to end (Gateway WebSocket → Conversations → scr
     })
   )
 
+  it.scopedLive("streamMode partial: one message edited as the reply grows, through a 429 storm; the final replaces it", () =>
+    Effect.gen(function* () {
+      const d = yield* fake(() => new FakeDiscord(TOKEN, { bucketSize: 5, bucketResetMs: 50, heartbeatMs: 50 }))
+      const { conversations } = yield* startHub(adapter(d), {
+        config: { channels: { discord: { streamMode: "partial" } } },
+        words: 400,
+        tokensPerSecond: 600
+      })
+      yield* waitUntil("identified", () => d.identifies === 1)
+      d.rateLimitNext(2, 0.05)
+      d.userMessage("5002", "Explain rate limits", { guildId: "9" })
+      const events = yield* runEvents(conversations, "discord:guildbot:5002")
+      const expected = expectedMessages(finalOf(events), Channel.capabilities.discord, 2000)
+      expect(expected.length).toBeGreaterThan(1)
+      yield* waitUntil("final parts", () => d.created.length >= expected.length && d.created[0]!.content === expected[0])
+      yield* Effect.sleep(150)
+      expect(d.created.map((m) => m.content)).toEqual(expected)
+      expect(d.created[0]!.versions.length).toBeGreaterThan(2)
+      expect(d.created.slice(1).every((m) => m.versions.length === 1)).toBe(true)
+      expect(d.calls.filter((c) => c === "editMessage").length).toBeGreaterThanOrEqual(d.created[0]!.versions.length - 1)
+    })
+  )
+
   it.scopedLive("after a dropped connection the client resumes and gets the message it missed", () =>
     Effect.gen(function* () {
       const d = yield* fake(() => new FakeDiscord(TOKEN))

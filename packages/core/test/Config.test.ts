@@ -52,12 +52,13 @@ describe("Config.resolve defaults", () => {
     expect(Config.resolve(explicit, { channel: "slack" }).coalesce.minChars).toBe(200)
   })
 
-  it("preview streaming: Telegram drafts on by default, Slack edit previews opt-in, none elsewhere", () => {
+  it("preview streaming: Telegram drafts on by default, Slack/Discord edit previews opt-in, none elsewhere", () => {
     expect(Config.resolve({}, { channel: "telegram" }).streamMode).toBe("partial")
     expect(Config.resolve({}, { channel: "slack" }).streamMode).toBe("off")
     const cfg = Config.decodeSync({ channels: { slack: { streamMode: "block", draftChunk: { minChars: 100 } } } })
     expect(Config.resolve(cfg, { channel: "slack" })).toMatchObject({ streamMode: "block", draftChunk: { minChars: 100, maxChars: 800 } })
-    expect(Config.resolve({}, { channel: "discord" }).streamMode).toBeUndefined()
+    expect(Config.resolve({}, { channel: "discord" }).streamMode).toBe("off")
+    expect(Config.resolve({}, { channel: "whatsapp" }).streamMode).toBeUndefined()
   })
 
   it("joiner follows the break preference; chunkMode newline turns on flushOnParagraph", () => {
@@ -100,7 +101,8 @@ describe("Config.resolve block streaming switch", () => {
     expect(t.streamMode).toBe("partial")
     expect(t.draftChunk).toEqual({ minChars: 200, maxChars: 800, breakPreference: "paragraph" })
     expect(Config.resolve({ agents: { defaults: { blockStreamingDefault: "on" } } }, { channel: "telegram" }).blockStreaming).toBe(true)
-    expect(Config.resolve({}, { channel: "discord" }).streamMode).toBeUndefined()
+    expect(Config.resolve({}, { channel: "discord" }).streamMode).toBe("off")
+    expect(Config.resolve({}, { channel: "whatsapp" }).streamMode).toBeUndefined()
   })
 
   it("web/terminal (no channel) is on unless blockStreamingDefault is off; message_end is kept when on", () => {

@@ -137,9 +137,9 @@ export const resolve = (config: Config, target: Target = {}): StreamingSettings 
     chunkMode,
     ...(maxLinesPerMessage !== undefined ? { maxLinesPerMessage } : {})
   }
-  if (channelId !== "telegram" && channelId !== "slack") return base
+  if (channelId !== "telegram" && channelId !== "slack" && channelId !== "discord") return base
 
-  // Telegram drafts stream by default; Slack's edit previews are opt-in (chat.update is rate-limited).
+  // Telegram drafts stream by default; edit previews (Slack, Discord) are opt-in: edits are rate-limited.
   const streamMode = firstDefined(account?.streamMode, channelSection?.streamMode) ?? (channelId === "telegram" ? "partial" : "off")
   const draftCfg = mergeFields(channelSection?.draftChunk, account?.draftChunk)
   const draftMax = Math.min(draftCfg.maxChars ?? DRAFT_CHUNK.maxChars, textChunkLimit)

@@ -171,7 +171,15 @@ export const telegramFields = {
   webhookSecret: opt(Secret),
   parseMode: opt(literal("HTML", "MarkdownV2"))
 }
-export const discordFields = { token: opt(Secret), baseUrl: opt(Url), gatewayUrl: opt(NonEmptyString), receive: opt(Bool) }
+export const discordFields = {
+  /** Preview streaming by editing one message (off unless set): `partial` | `block`. */
+  streamMode: opt(StreamMode),
+  draftChunk: opt(DraftChunk),
+  token: opt(Secret),
+  baseUrl: opt(Url),
+  gatewayUrl: opt(NonEmptyString),
+  receive: opt(Bool)
+}
 export const slackFields = {
   /** Preview streaming by `chat.update` (off unless set): `partial` | `block`, as Telegram's. */
   streamMode: opt(StreamMode),
