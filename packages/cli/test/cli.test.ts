@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { noStack, sluice } from "./run.js"
 
@@ -39,6 +41,19 @@ describe("sluice: commands, help, exit codes", () => {
     expect(bash.stdout).toContain("complete -F")
     expect(bash.stdout).toContain("preview")
     expect(zsh.stdout).toContain("#compdef sluice")
+  })
+
+  it("runs from its bundle (built on first use) and, with SLUICE_NO_BUNDLE=1, from the sources, the same", async () => {
+    const [bundled, sources] = await Promise.all([
+      sluice(["config", "show", "--channel", "discord"]),
+      sluice(["config", "show", "--channel", "discord"], { env: { SLUICE_NO_BUNDLE: "1" } })
+    ])
+    expect(bundled.code).toBe(0)
+    expect(bundled.stdout).toContain("text chunk limit   2000 chars")
+    expect(sources).toEqual(bundled)
+    const cache = fileURLToPath(new URL("../node_modules/.cache/sluice-cli/", import.meta.url))
+    const builds = readdirSync(cache).filter((d) => !d.startsWith("."))
+    expect(builds.some((d) => existsSync(`${cache}${d}/bin.js`))).toBe(true)
   })
 
   it("rejects a bad flag value, an unknown command and a missing flag with exit code 2 and no stack", async () => {
