@@ -99,6 +99,7 @@ export interface ConversationsService {
    * Every event after `fromSeq` (0 = from the start), then live, with no gap and no duplicate
    * (Draft events of runs that had ended when they were read are compacted away, see
    * `ConversationStore`). Fails with `EventsExpired` if retention already deleted events after `fromSeq`.
+   * An event arrives only once it is committed: nothing a subscriber saw can be lost to a crash.
    */
   readonly subscribe: (
     conversationId: string,
