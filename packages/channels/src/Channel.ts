@@ -17,6 +17,8 @@ export interface Capabilities {
   readonly channel: ChannelId
   /** Max UTF-16 units per message we send (the channel's `textChunkLimit` default). */
   readonly textChunkLimit: number
+  /** Max UTF-8 bytes per message as well, where the platform counts bytes (Signal). */
+  readonly maxBytes?: number | undefined
   readonly chunkMode: "length" | "newline"
   /** Soft line cap per message (Discord 17). */
   readonly maxLinesPerMessage?: number | undefined
@@ -76,6 +78,7 @@ export const capabilities: Readonly<Record<ChannelId, Capabilities>> = {
   signal: {
     channel: "signal",
     textChunkLimit: 2000, // clients inline at most 2 KiB of body; the rest becomes an attachment
+    maxBytes: 2048,
     chunkMode: "length",
     dialect: "plain",
     draftStreaming: false,

@@ -121,7 +121,8 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     OutboundSplitter.split(markdown, {
       limit,
       chunkMode: settings.chunkMode,
-      maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage
+      maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage,
+      maxBytes: caps.maxBytes
     })
   const outbound = (part: string) => ({ formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) })
   const sendParts = (parts: ReadonlyArray<string>) =>

@@ -5,7 +5,8 @@
  * packed up to the limit, then newline, whitespace, hard cut).
  *
  * Guarantees (checked by fast-check properties in test/OutboundSplitter.test.ts):
- * - no part is longer than `limit` (nor has more than `maxLines` lines), for `limit >= MIN_LIMIT`;
+ * - no part is longer than `limit` (nor has more than `maxLines` lines, nor `maxBytes` UTF-8 bytes),
+ *   for `limit >= MIN_LIMIT` (and `maxBytes >= 4 * MIN_LIMIT`);
  * - a code fence is never broken: a part cut inside a fence is closed with the fence marker and the
  *   next part reopens it with the opener line (info string kept when it fits), so every part's
  *   fences are balanced whenever the input's were;
@@ -26,6 +27,8 @@ export interface Options {
   readonly chunkMode?: ChunkMode | undefined
   /** Soft line cap per message (Discord: 17). */
   readonly maxLines?: number | undefined
+  /** A cap in UTF-8 bytes as well (Signal shows 2 KiB of body inline): 2000 CJK chars are ~6 KB. */
+  readonly maxBytes?: number | undefined
 }
 
 export interface Part {
@@ -51,6 +54,37 @@ const lineCount = (s: string) => {
   return n
 }
 
+/** UTF-8 length of `s` (a surrogate pair is 4 bytes, a lone surrogate 3). */
+export const utf8Length = (s: string): number => {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (isHigh(c) && i + 1 < s.length && isLow(s.charCodeAt(i + 1))) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
+
+/** The largest end index such that `text.slice(pos, end)` takes at most `budget` UTF-8 bytes. */
+const utf8End = (text: string, pos: number, budget: number): number => {
+  if (budget === Infinity) return text.length
+  let n = 0
+  let i = pos
+  while (i < text.length) {
+    const c = text.charCodeAt(i)
+    const pair = isHigh(c) && i + 1 < text.length && isLow(text.charCodeAt(i + 1))
+    const b = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3
+    if (n + b > budget) break
+    n += b
+    i += pair ? 2 : 1
+  }
+  return i
+}
+
 /** Index after the separator that starts at `c` (newlines; or a run of spaces/tabs then newlines). */
 const skipSeparator = (text: string, c: number, insideFence: boolean): number => {
   let i = c
@@ -64,6 +98,8 @@ const skipSeparator = (text: string, c: number, insideFence: boolean): number =>
 export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
   const limit = Math.max(MIN_LIMIT, Math.floor(options.limit))
   const maxLines = options.maxLines !== undefined && options.maxLines > 0 ? Math.max(3, Math.floor(options.maxLines)) : Infinity
+  const maxBytes = options.maxBytes !== undefined && options.maxBytes > 0 ? Math.max(4 * MIN_LIMIT, Math.floor(options.maxBytes)) : Infinity
+  const fits = (t: string) => t.length <= limit && lineCount(t) <= maxLines && (maxBytes === Infinity || utf8Length(t) <= maxBytes)
   const mode = options.chunkMode ?? "length"
   const spans = Fences.scan(input)
   const out: Array<Part> = []
@@ -76,17 +112,19 @@ export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
     const reopened = reopenFence === undefined ? "" : reopenLine(reopenFence, limit) + "\n"
     const rest = input.slice(pos).trimEnd()
     const whole = reopened + rest
-    if (whole.length <= limit && lineCount(whole) <= maxLines) {
+    if (fits(whole)) {
       const end = pos + rest.length
       out.push({ text: reopened + input.slice(pos, end), start: pos, end, reopened, closed: "" })
       break
     }
-    const windowEnd = Math.min(input.length, pos + limit - reopened.length)
+    // the window holds what fits in both budgets, leaving room for a fence closer ("\n" + marker)
+    const byteBudget = maxBytes === Infinity ? Infinity : maxBytes - utf8Length(reopened)
+    const windowEnd = Math.min(input.length, pos + limit - reopened.length, utf8End(input, pos, byteBudget))
     // when a cut breaks the limits (synthetic fence lines, the line cap), retry with the body
     // ending strictly before the previous try's end
     let maxEnd = Infinity
     let made = tryCut(input, spans, pos, windowEnd, maxEnd, reopened, mode)
-    while (made.part.text.length > limit || lineCount(made.part.text) > maxLines) {
+    while (!fits(made.part.text)) {
       maxEnd = made.part.end
       if (maxEnd <= pos + (reopened === "" ? 1 : 0)) {
         made = tryCut(input, spans, pos, pos + 1, Infinity, reopened, mode) // cannot do better

@@ -75,6 +75,37 @@ describe("OutboundSplitter", () => {
     )
   })
 
+  it("with maxBytes (Signal), no part is over the byte cap either, and nothing is lost", () => {
+    const cjk = fc.constantFrom("段落", "测试文本", "日本語のテキスト", "😀", "é", "ascii words", "\n", "\n\n", " ")
+    const text = fc.array(fc.oneof({ weight: 4, arbitrary: cjk }, { weight: 1, arbitrary: doc }), { minLength: 1, maxLength: 80 }).map((xs) => xs.join(""))
+    fc.assert(
+      fc.property(text, fc.integer({ min: 64, max: 600 }), fc.integer({ min: 40, max: 400 }), (t, maxBytes, limit) => {
+        const ps = OutboundSplitter.parts(t, { limit, maxBytes })
+        for (const p of ps) {
+          expect(OutboundSplitter.utf8Length(p.text)).toBeLessThanOrEqual(maxBytes)
+          expect(p.text.length).toBeLessThanOrEqual(limit)
+          expect(loneSurrogate.test(p.text)).toBe(false)
+        }
+        // the parts' source ranges cover the input in order, only whitespace between them
+        let at = 0
+        for (const p of ps) {
+          expect(t.slice(at, p.start).trim()).toBe("")
+          at = p.end
+        }
+        expect(t.slice(at).trim()).toBe("")
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("Signal: 2000 CJK characters are split to 2 KiB messages, not sent as one 6 KB body", () => {
+    const text = "这是一个很长的回答。".repeat(200)
+    const parts = OutboundSplitter.split(text, { limit: 2000, maxBytes: 2048 })
+    expect(parts.length).toBe(3)
+    expect(parts.every((p) => OutboundSplitter.utf8Length(p) <= 2048)).toBe(true)
+    expect(parts.join("")).toBe(text)
+  })
+
   it("never splits a surrogate pair", () => {
     const emojiRun = fc.array(fc.constantFrom("😀", "🎉", "a", " ", "\n"), { minLength: 1, maxLength: 600 }).map((a) => a.join(""))
     fc.assert(

@@ -75,7 +75,12 @@ const waitUntilEffect = (cond: () => Effect.Effect<boolean, unknown>) =>
 
 /** What a user sees for a reply text on a channel: split to the limits, rendered in the dialect. */
 export const expectedMessages = (text: string, caps: Channel.Capabilities, limit: number, dialect = caps.dialect) =>
-  OutboundSplitter.split(text, { limit: Math.min(limit, caps.textChunkLimit), chunkMode: caps.chunkMode, maxLines: caps.maxLinesPerMessage }).map((p) =>
+  OutboundSplitter.split(text, {
+    limit: Math.min(limit, caps.textChunkLimit),
+    chunkMode: caps.chunkMode,
+    maxLines: caps.maxLinesPerMessage,
+    maxBytes: caps.maxBytes
+  }).map((p) =>
     Markdown.render(p, dialect)
   )
 
