@@ -6,7 +6,8 @@
  *
  * Guarantees (checked by fast-check properties in test/OutboundSplitter.test.ts):
  * - no part is longer than `limit` (nor has more than `maxLines` lines, nor `maxBytes` UTF-8 bytes),
- *   for `limit >= MIN_LIMIT` (and `maxBytes >= 4 * MIN_LIMIT`);
+ *   for `limit >= MIN_LIMIT` (and `maxBytes >= 4 * MIN_LIMIT`). The limits win over fence safety:
+ *   a fence opener line longer than the limit is cut like plain text;
  * - a code fence is never broken: a part cut inside a fence is closed with the fence marker and the
  *   next part reopens it with the opener line (info string kept when it fits), so every part's
  *   fences are balanced whenever the input's were;
@@ -109,7 +110,7 @@ export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
   let reopenFence: Fences.FenceSpan | undefined
   while (pos < input.length) {
     if (input.slice(pos).trim() === "") break
-    const reopened = reopenFence === undefined ? "" : reopenLine(reopenFence, limit) + "\n"
+    const reopened = reopenFence === undefined ? "" : reopenLine(reopenFence, limit, maxBytes) + "\n"
     const rest = input.slice(pos).trimEnd()
     const whole = reopened + rest
     if (fits(whole)) {
@@ -136,6 +137,17 @@ export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
         break
       }
     }
+    if (!fits(made.part.text)) {
+      // Nothing fence-safe fits (a fence opener line longer than the limit): the limit wins, as the
+      // platform's does; cut plainly inside the budgets.
+      let end = safeHardCut(input, pos, windowEnd)
+      while (!fits(reopened + input.slice(pos, end))) {
+        const shorter = safeHardCut(input, pos, end - 1)
+        if (shorter >= end) break // one code point: it goes out as it is
+        end = shorter
+      }
+      made = { part: { text: reopened + input.slice(pos, end), start: pos, end, reopened, closed: "" }, next: end, fence: Fences.spanAt(spans, end) }
+    }
     out.push(made.part)
     reopenFence = made.fence
     pos = made.next
@@ -146,8 +158,12 @@ export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
 /** Just the message texts. */
 export const split = (input: string, options: Options): ReadonlyArray<string> => parts(input, options).map((p) => p.text)
 
-const reopenLine = (fence: Fences.FenceSpan, limit: number): string =>
-  fence.openerLine.length + fence.marker.length + 24 <= limit ? fence.openerLine : fence.marker
+/** The opener line (info string kept) when it leaves room for content in both budgets, else the bare marker. */
+const reopenLine = (fence: Fences.FenceSpan, limit: number, maxBytes: number): string =>
+  fence.openerLine.length + fence.marker.length + 24 <= limit &&
+  (maxBytes === Infinity || utf8Length(fence.openerLine) + fence.marker.length + 24 <= maxBytes)
+    ? fence.openerLine
+    : fence.marker
 
 /**
  * One cut in (pos, windowEnd]. Candidates are searched from the right; a cut outside every fence

@@ -77,7 +77,7 @@ describe("OutboundSplitter", () => {
 
   it("with maxBytes (Signal), no part is over the byte cap either, and nothing is lost", () => {
     const cjk = fc.constantFrom("段落", "测试文本", "日本語のテキスト", "😀", "é", "ascii words", "\n", "\n\n", " ")
-    const text = fc.array(fc.oneof({ weight: 4, arbitrary: cjk }, { weight: 1, arbitrary: doc }), { minLength: 1, maxLength: 80 }).map((xs) => xs.join(""))
+    const text = fc.array(fc.oneof({ weight: 6, arbitrary: cjk }, { weight: 1, arbitrary: doc }), { minLength: 1, maxLength: 40 }).map((xs) => xs.join(""))
     fc.assert(
       fc.property(text, fc.integer({ min: 64, max: 600 }), fc.integer({ min: 40, max: 400 }), (t, maxBytes, limit) => {
         const ps = OutboundSplitter.parts(t, { limit, maxBytes })
@@ -94,8 +94,20 @@ describe("OutboundSplitter", () => {
         }
         expect(t.slice(at).trim()).toBe("")
       }),
-      { numRuns: 300 }
+      { numRuns: 200 }
     )
+  })
+
+  it("a fence opener line longer than the limit is cut like plain text: the limit wins (the API's would)", () => {
+    const text = "intro\n```" + "A".repeat(60) + "\ncode\n```\nafter"
+    const parts = OutboundSplitter.parts(text, { limit: 40 })
+    expect(parts.every((p) => p.text.length <= 40)).toBe(true)
+    expect(parts.map((p) => p.text).join("")).toContain("A".repeat(30))
+    let at = 0
+    for (const p of parts) {
+      expect(text.slice(at, p.start).trim()).toBe("")
+      at = p.end
+    }
   })
 
   it("Signal: 2000 CJK characters are split to 2 KiB messages, not sent as one 6 KB body", () => {
