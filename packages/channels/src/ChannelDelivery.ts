@@ -46,7 +46,8 @@ export interface Options {
   readonly settings: StreamingSettings.StreamingSettings
   /** `/reasoning stream` for this chat (read per event). */
   readonly reasoningStream?: (() => boolean) | undefined
-  /** Minimum spacing of draft updates (default: the channel's per-chat interval, at least 300 ms). */
+  /** Minimum spacing of preview updates (default: the channel's per-chat interval, at least 300 ms for
+   * Telegram drafts and 1 s for edit previews). */
   readonly draftIntervalMs?: number | undefined
 }
 
@@ -113,7 +114,8 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   const editMode =
     !draftMode && adapter.edit !== undefined && caps.edits && (settings.streamMode === "partial" || settings.streamMode === "block")
   const preview = draftMode || editMode
-  const draftInterval = options.draftIntervalMs ?? Math.max(300, caps.minIntervalMs)
+  // Edits share the chat's rate limit with sends (Discord: ~5 per 5 s per channel): at most one a second.
+  const draftInterval = options.draftIntervalMs ?? Math.max(editMode ? 1000 : 300, caps.minIntervalMs)
   let draftIds = 0
   let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
 

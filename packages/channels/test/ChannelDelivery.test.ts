@@ -138,12 +138,12 @@ describe("ChannelDelivery", () => {
 
 describe("ChannelDelivery edit previews (Slack-style chat.update)", () => {
   /** An editing channel: every message with each text it showed. */
-  const editor = (failEdit?: (text: string) => boolean) => {
+  const editor = (failEdit?: (text: string) => boolean, caps: Partial<Channel.Capabilities> = {}) => {
     const messages: Array<{ id: string; versions: Array<string>; at: Array<number> }> = []
     const adapter: Channel.Adapter = {
       channel: "slack",
       accountId: "a",
-      capabilities: { ...Channel.capabilities.slack, dialect: "plain" },
+      capabilities: { ...Channel.capabilities.slack, dialect: "plain", ...caps },
       send: (_t, text) =>
         Effect.flatMap(Clock.currentTimeMillis, (at) =>
           Effect.sync(() => {
@@ -211,6 +211,26 @@ describe("ChannelDelivery edit previews (Slack-style chat.update)", () => {
       yield* q.offerAll([started(), draft("Hello"), final("Hello world"), ended()])
       yield* Fiber.join(fiber)
       expect(r.messages.map((m) => m.versions)).toEqual([["Hello"], ["Hello world"]])
+    })
+  )
+
+  it.effect("by default edits are at least a second apart, also where sends are paced by headers (Discord)", () =>
+    Effect.gen(function* () {
+      const r = editor(undefined, { minIntervalMs: 0 })
+      const q = yield* Queue.unbounded<Ev>()
+      const fiber = yield* ChannelDelivery.deliver(
+        { adapter: r.adapter, target: { chatId: "C1" }, settings: settings({ streamMode: "partial" }) },
+        Stream.fromQueue(q).pipe(Stream.takeUntil((e) => e._tag === "RunEnded"))
+      ).pipe(Effect.fork)
+      yield* q.offerAll([started(), draft("a")])
+      for (const t of ["ab", "abc", "abcd", "abcde"]) {
+        yield* TestClock.adjust(400)
+        yield* q.offer(draft(t))
+      }
+      yield* q.offerAll([final("abcde!"), ended()])
+      yield* Fiber.join(fiber)
+      expect(r.messages[0]!.at).toEqual([0, 1200, 1600])
+      expect(r.messages[0]!.versions).toEqual(["a", "abcd", "abcde!"])
     })
   )
 
