@@ -67,6 +67,10 @@ export interface BlockChunker {
  *   stay whole; the reference cuts at maxChars mid-line. One line longer than that is still cut.
  * - Indented code blocks are not re-rendered as fenced blocks (reference §1.8).
  *
+ * Blocks below minChars come only from a forced drain, with two exceptions: the text before a code
+ * fence that cannot fit in the same block (opener, content and closer over maxChars) goes out alone,
+ * and a block whose over-long fence opener was rewritten as its bare marker can shrink below it.
+ *
  * A block never exceeds maxChars, with one exception: a block holds at least one whole code point,
  * so with maxChars 1 a surrogate pair (an emoji) is a block of 2 UTF-16 units.
  */
