@@ -225,6 +225,14 @@ describe("BlockChunker: UTF-16", () => {
     expect(r.texts).toEqual(["a", "😀", "b"])
   })
 
+  it("inside a fence too: a delta ending between the halves of an emoji is not cut there", () => {
+    // found by the property suite: the fence split used to emit the lone high surrogate
+    const text = "? word\n   ```😀   ```py title=x\n😀"
+    const r = run({ minChars: 1, maxChars: 24 }, [text.slice(0, 33), text.slice(33)])
+    for (const t of r.texts) expect(wellFormed(t)).toBe(true)
+    expect(joined(r)).toBe(text)
+  })
+
   it("waits for the low half when a delta ends between the two halves at the cap", () => {
     const c = BlockChunker.make({ minChars: 1, maxChars: 4 })
     c.append("abc\ud83d")

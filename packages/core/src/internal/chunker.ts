@@ -300,10 +300,17 @@ export class Chunker {
   private hardCut(out: Array<Block>, hi: number, force: boolean): boolean {
     const f = this.scan.fenceAt(hi, force)
     if (f === undefined) {
-      this.emitPlain(out, this.utf16(hi, this.pos), SKIP_ONE)
+      const c = this.utf16(hi, this.pos)
+      if (this.splitsPairAtEnd(c, force)) return false
+      this.emitPlain(out, c, SKIP_ONE)
       return true
     }
     return this.fenceSplit(out, f, hi, force)
+  }
+
+  /** A cut at the end of the input, right after a high surrogate: wait for its low half (unless forced). */
+  private splitsPairAtEnd(c: number, force: boolean): boolean {
+    return !force && c >= this.end && isHigh(this.at(c - 1))
   }
 
   private utf16(c: number, floor: number): number {
@@ -389,6 +396,7 @@ export class Chunker {
     const nl = this.flat().lastIndexOf("\n", c - 1 - this.base) + this.base
     if (nl + 1 > floor && 2 * (nl + 1 - pos) > c - pos) c = nl + 1
     else c = this.utf16(c, floor)
+    if (this.splitsPairAtEnd(c, force)) return false
     const body = this.fenceBody(f, pos, c, rewrite, marker)
     const text = this.prefix + body + (body.endsWith("\n") ? "" : "\n") + marker
     out.push({ text, source: this.slice(this.src, c) })
