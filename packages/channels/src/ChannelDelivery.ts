@@ -12,10 +12,11 @@
  *   streams in the draft bubble and block streaming is off for that reply; the final is a normal
  *   message. With `/reasoning stream` the draft shows the reasoning too; the final never does.
  * - Edit previews (`streamMode` partial | block on a channel whose adapter can `edit`: Slack's
- *   `chat.update`, Discord's message PATCH): the first update posts one message, later ones edit it (spaced by the draft
- *   interval; a long preview shows its newest text). The final reply's first part replaces the
- *   preview and the rest follow as new messages, so nothing is delivered twice; if that last edit
- *   fails, the whole reply is sent as new messages. Blocks are off for such a reply.
+ *   `chat.update`, Discord's message PATCH): the first update posts one message, later ones edit
+ *   it (spaced by the draft interval; a long preview shows its newest text). The final reply's
+ *   first part replaces the preview and the rest follow as new messages, so nothing is delivered
+ *   twice; if that last edit fails, the whole reply is sent as new messages. Blocks are off for
+ *   such a reply.
  * - **Rollback** (the model retries after output went out): a sent message cannot be unsent. If a
  *   block of the void attempt was already delivered, one short notice is sent
  *   ({@link ROLLBACK_NOTICE}) and the new attempt's blocks and final are delivered normally

@@ -55,20 +55,8 @@ const lineCount = (s: string) => {
   return n
 }
 
-/** UTF-8 length of `s` (a surrogate pair is 4 bytes, a lone surrogate 3). */
-export const utf8Length = (s: string): number => {
-  let n = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x80) n += 1
-    else if (c < 0x800) n += 2
-    else if (isHigh(c) && i + 1 < s.length && isLow(s.charCodeAt(i + 1))) {
-      n += 4
-      i++
-    } else n += 3
-  }
-  return n
-}
+/** UTF-8 length of `s` (Node's own count: a surrogate pair is 4 bytes, a lone surrogate 3). */
+export const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8")
 
 /** The largest end index such that `text.slice(pos, end)` takes at most `budget` UTF-8 bytes. */
 const utf8End = (text: string, pos: number, budget: number): number => {
