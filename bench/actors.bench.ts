@@ -12,6 +12,7 @@ import * as ConversationStore from "../packages/core/src/ConversationStore.js"
 import * as runtime from "../packages/core/src/internal/conversationRuntime.js"
 import * as Model from "../packages/core/src/Model.js"
 import type { ReplyEvent } from "../packages/core/src/ReplyEvent.js"
+import * as SqliteStore from "../packages/core/src/sqlite/SqliteStore.js"
 
 const gc = (globalThis as { gc?: () => void }).gc
 const settle = () => {
@@ -40,7 +41,7 @@ const build = <A, E>(layer: Layer.Layer<A, E>) =>
   )
 
 const memory = async (n: number) => {
-  const { ctx, close } = await build(Layer.merge(ConversationStore.layerMemory(), Layer.succeed(Model.Model, instantModel)))
+  const { ctx, close } = await build(Layer.merge(SqliteStore.layerMemory(), Layer.succeed(Model.Model, instantModel)))
   const scope = await Effect.runPromise(Scope.make())
   const rt = await Effect.runPromise(runtime.make({ idleTimeToLive: "1 hour" }).pipe(Effect.provide(ctx), Scope.extend(scope)))
   const before = settle()
@@ -80,7 +81,7 @@ const conversationRecord = (id: string, next: number): ConversationStore.Convers
 const eventsPerSecond = async () => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-bench-"))
   try {
-    const { ctx, close } = await build(ConversationStore.layerSqlite({ dataDir: dir, compactDrafts: false }))
+    const { ctx, close } = await build(SqliteStore.layer({ dataDir: dir, compactDrafts: false }))
     const store = Context.get(ctx, ConversationStore.ConversationStore)
     for (const batch of [1, 10, 50]) {
       const total = 20_000
@@ -156,7 +157,7 @@ const noopStore = Layer.succeed(ConversationStore.ConversationStore, {
 const concurrent = async (n: number, kind: "sqlite" | "noop") => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-bench-"))
   try {
-    const store = kind === "sqlite" ? ConversationStore.layerSqlite({ dataDir: dir }) : noopStore
+    const store = kind === "sqlite" ? SqliteStore.layer({ dataDir: dir }) : noopStore
     const { ctx, close } = await build(Layer.merge(store, Layer.succeed(Model.Model, paragraphModel)))
     const scope = await Effect.runPromise(Scope.make())
     const rt = await Effect.runPromise(runtime.make().pipe(Effect.provide(ctx), Scope.extend(scope)))
@@ -200,7 +201,7 @@ const latency = async () => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-bench-"))
   try {
     const { ctx, close } = await build(
-      Layer.merge(ConversationStore.layerSqlite({ dataDir: dir }), Layer.succeed(Model.Model, instantModel))
+      Layer.merge(SqliteStore.layer({ dataDir: dir }), Layer.succeed(Model.Model, instantModel))
     )
     const scope = await Effect.runPromise(Scope.make())
     const rt = await Effect.runPromise(runtime.make().pipe(Effect.provide(ctx), Scope.extend(scope)))

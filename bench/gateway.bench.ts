@@ -25,6 +25,7 @@ import * as Conversations from "../packages/core/src/Conversations.js"
 import * as Model from "../packages/core/src/Model.js"
 import * as StreamingSettings from "../packages/core/src/StreamingSettings.js"
 import * as Gateway from "../packages/gateway/src/Gateway.js"
+import * as SqliteStore from "../packages/core/src/sqlite/SqliteStore.js"
 
 const gatewayRequire = createRequire(new URL("../packages/gateway/package.json", import.meta.url))
 const { Packr } = gatewayRequire("msgpackr") as { Packr: new (o: object) => { pack: (v: unknown) => Uint8Array } }
@@ -151,7 +152,7 @@ const clients = (url: string, n: number, mode: string): ClientProc => {
 
 const startGateway = async (model: Model.ModelService) => {
   const stack = Gateway.layer({ port: 0, settings, limits: { maxRunsPerPrincipal: 1_000_000, burst: 1000 } }).pipe(
-    Layer.provideMerge(Conversations.layerMemory({ idleTimeToLive: "10 minutes" })),
+    Layer.provideMerge(SqliteStore.layerConversationsMemory({ idleTimeToLive: "10 minutes" })),
     Layer.provideMerge(Layer.succeed(Model.Model, model))
   )
   const scope = Effect.runSync(Scope.make())
@@ -209,7 +210,7 @@ const phase = async (label: string, n: number, tps: number, tokens: number, seco
 /** Bytes of one real offline-model reply as JSON text frames vs MessagePack frames. */
 const encodingRatio = async () => {
   const model = Model.makeScripted({ tokensPerSecond: 0, words: 400 })
-  const layer = Conversations.layerMemory().pipe(Layer.provideMerge(Layer.succeed(Model.Model, model)))
+  const layer = SqliteStore.layerConversationsMemory().pipe(Layer.provideMerge(Layer.succeed(Model.Model, model)))
   const events = await Effect.runPromise(
     Effect.gen(function* () {
       const conv = yield* Conversations.Conversations

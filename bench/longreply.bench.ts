@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
-import * as ConversationStore from "../packages/core/src/ConversationStore.js"
 import * as runtime from "../packages/core/src/internal/conversationRuntime.js"
 import * as Model from "../packages/core/src/Model.js"
+import * as SqliteStore from "../packages/core/src/sqlite/SqliteStore.js"
 
 const DELTA = "lorem ipsum dol\n"
 
@@ -31,7 +31,7 @@ const one = async (n: number) => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-bench-"))
   try {
     const scope = await Effect.runPromise(Scope.make())
-    const layer = Layer.merge(ConversationStore.layerSqlite({ dataDir: dir }), Layer.succeed(Model.Model, longModel(n)))
+    const layer = Layer.merge(SqliteStore.layer({ dataDir: dir }), Layer.succeed(Model.Model, longModel(n)))
     const ctx = await Effect.runPromise(Layer.buildWithScope(layer, scope))
     const rt = await Effect.runPromise(runtime.make().pipe(Effect.provide(ctx), Scope.extend(scope)))
     let events = 0

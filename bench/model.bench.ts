@@ -10,7 +10,9 @@
 import Anthropic from "@anthropic-ai/sdk"
 import { Effect, Fiber, Stream } from "effect"
 import { performance } from "node:perf_hooks"
-import { FakeAnthropic, Model, Reasoning } from "../packages/core/src/index.js"
+import { Model, Reasoning } from "../packages/core/src/index.js"
+import * as AnthropicModel from "../packages/core/src/anthropic/AnthropicModel.js"
+import * as FakeAnthropic from "../packages/core/fakes/FakeAnthropic.js"
 
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const max = (xs: Array<number>) => Math.max(...xs)
@@ -21,7 +23,7 @@ export default async () => {
   try {
     const N = 20_000
     const client = new Anthropic({ apiKey: "sk-bench", baseURL: server.url, maxRetries: 0, logLevel: "off" })
-    const adapter = Model.makeAnthropic({ apiKey: "sk-bench", baseURL: server.url })
+    const adapter = AnthropicModel.make({ apiKey: "sk-bench", baseURL: server.url })
 
     const raw = async () => {
       server.enqueue(FakeAnthropic.longText(N))

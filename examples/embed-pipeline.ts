@@ -5,7 +5,7 @@
  * token stream into readable blocks (chunked, coalesced, optionally paced) plus one final reply.
  * Both ends are services, so each is a `Layer` you swap for your own:
  * - `Model.Model` — here `EchoModel`, a model of our own that streams a canned answer in small
- *   deltas (swap in `Model.layerAnthropic()` for Claude, or anything that yields `ModelEvent`s);
+ *   deltas (swap in `AnthropicModel.layer()` for Claude, or anything that yields `ModelEvent`s);
  * - `Replies` — where the reply payloads go: the console here, a `Ref` in the tests.
  *
  * Run: `node --import tsx examples/embed-pipeline.ts`

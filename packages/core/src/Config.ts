@@ -146,7 +146,7 @@ export type ModelOptions = runtime.ModelOptions
 /** The `reasoning` section as `Reasoning.plan` options (pinned level, per-level model/thinking/budgets). */
 export const reasoningOptions = runtime.reasoningOptions
 
-/** The `conversations` section as `Conversations.layerSqlite` options. */
+/** The `conversations` section as `SqliteStore.layerConversations` options. */
 export const conversationsOptions: (config: Config) => runtime.ConversationsOptions = runtime.conversationsOptions
 
 /** The file looked for in the working directory when no file is named and `$SLUICE_CONFIG` is unset. */

@@ -2,8 +2,8 @@
  * Durable state of conversations: the conversation rows, their messages, their runs and the
  * event log that `Conversations.subscribe({ fromSeq })` replays.
  *
- * The default store is embedded SQLite (`layerSqlite({ dataDir })`, WAL, `synchronous=NORMAL`:
- * a committed transaction survives a killed process). `layerMemory` is the same code on an
+ * The default store is embedded SQLite (`@sluice/core/sqlite/SqliteStore`: `layer({ dataDir })`, WAL, `synchronous=NORMAL`:
+ * a committed transaction survives a killed process). `SqliteStore.layerMemory` is the same code on an
  * in-memory SQLite database, for tests.
  *
  * Writes go through `commit`: everything in one `Commit` is one transaction, so a crash never
@@ -24,53 +24,12 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, type Layer } from "effect"
-import type { ConversationSummary, EventsExpired, HistoryMessage, MessageStatus, QueueMode, StoreError } from "./Conversations.js"
-import * as internal from "./internal/sqliteStore.js"
-import type { ReplyEvent, RunEndReason } from "./ReplyEvent.js"
-import type { StreamingSettings } from "./StreamingSettings.js"
+import { Context, type Effect } from "effect"
+import type { ConversationRecord, ConversationSummary, HistoryMessage, MessageRecord, RunRecord } from "./Conversation.js"
+import type { EventsExpired, StoreError } from "./ConversationError.js"
+import type { ReplyEvent } from "./ReplyEvent.js"
 
-/** @category models */
-export interface ConversationRecord {
-  readonly id: string
-  readonly owner?: string | undefined
-  readonly title: string
-  /** The seq the next event gets. */
-  readonly nextSeq: number
-  readonly queueMode: QueueMode
-  readonly settings?: StreamingSettings | undefined
-  readonly createdAt: number
-  readonly updatedAt: number
-  /** Events with a seq below this were deleted by retention (1 = nothing deleted). Store-managed. */
-  readonly prunedBefore: number
-}
-
-/** @category models */
-export interface MessageRecord {
-  readonly id: string
-  readonly conversationId: string
-  /** Seq of the event that created the message (UserMessage, or the run's RunStarted). */
-  readonly seq: number
-  readonly role: "user" | "assistant"
-  readonly text: string
-  readonly runId?: string | undefined
-  readonly status: MessageStatus
-  readonly interrupted: boolean
-  readonly at: number
-}
-
-export type RunStatus = "running" | RunEndReason
-
-/** @category models */
-export interface RunRecord {
-  readonly id: string
-  readonly conversationId: string
-  /** Seq of the run's RunStarted event. */
-  readonly firstSeq: number
-  readonly status: RunStatus
-  readonly startedAt: number
-  readonly endedAt?: number | undefined
-}
+export { type ConversationRecord, type MessageRecord, type RunRecord, type RunStatus, titleOf } from "./Conversation.js"
 
 /** What belongs together: one transaction. Rows are upserts; events are appended. */
 export interface Commit {
@@ -114,22 +73,3 @@ export interface ConversationStoreService {
 
 /** @category tags */
 export class ConversationStore extends Context.Tag("@sluice/core/ConversationStore")<ConversationStore, ConversationStoreService>() {}
-
-/**
- * SQLite in a file `<dataDir>/<filename>` (directory created), WAL, migrations, crash recovery.
- * @category layers
- */
-export const layerSqlite = (options: SqliteOptions): Layer.Layer<ConversationStore, StoreError> => internal.layerSqlite(options)
-
-/**
- * The same store on an in-memory SQLite database (one per layer build).
- * @category layers
- */
-export const layerMemory = (options?: RetentionOptions): Layer.Layer<ConversationStore, StoreError> =>
-  internal.layerMemory(options ?? {})
-
-/** The title shown in lists: the first user message, on one line, at most 80 characters. */
-export const titleOf = (text: string): string => {
-  const line = text.replace(/\s+/g, " ").trim()
-  return line.length <= 80 ? line : `${line.slice(0, 79)}…`
-}

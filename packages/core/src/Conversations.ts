@@ -5,87 +5,29 @@
  * has turns to run (at most one run at a time), so an idle actor costs no fiber. Idle actors are
  * passivated after `idleTimeToLive` and come back from the `ConversationStore` on demand.
  *
- * Layers: `layer(options)` needs `Model | ConversationStore`; `layerSqlite({ dataDir, … })` and
- * `layerMemory(options)` also build the store (and expose it).
+ * Layers: `layer(options)` needs `Model | ConversationStore`; `@sluice/core/sqlite/SqliteStore`'s
+ * `layerConversations({ dataDir, … })` and `layerConversationsMemory(options)` also build the store.
  *
  * @since 0.1.0
  */
 import type * as Reasoning from "./Reasoning.js"
-import { Context, Effect, Layer, Schema, type Duration, type Stream } from "effect"
-import * as ConversationStore from "./ConversationStore.js"
+import { Context, Effect, Layer, type Duration, type Stream } from "effect"
+import type { Accepted, ConversationSummary, HistoryMessage, SendOptions } from "./Conversation.js"
+import type { EventsExpired, MailboxFull, StoreError } from "./ConversationError.js"
+import type * as ConversationStore from "./ConversationStore.js"
 import * as runtime from "./internal/conversationRuntime.js"
 import type { Model } from "./Model.js"
 import type { ReplyEvent } from "./ReplyEvent.js"
-import type { StreamingSettings } from "./StreamingSettings.js"
 
-export const QueueMode = Schema.Literal("followup", "collect", "interrupt")
-export type QueueMode = typeof QueueMode.Type
-
-export interface SendOptions {
-  /** Who owns the conversation (a gateway principal, a channel account). Set on first send. */
-  readonly owner?: string | undefined
-  readonly agentId?: string | undefined
-  readonly queueMode?: QueueMode | undefined
-  /** Pin the reasoning level (1–4) instead of letting the planner choose. */
-  readonly level?: number | undefined
-  /** The delivery target's effective streaming settings; remembered for the conversation. */
-  readonly settings?: StreamingSettings | undefined
-}
-
-export interface Accepted {
-  readonly conversationId: string
-  readonly messageId: string
-  /** Seq of the `UserMessage` event that recorded the message. */
-  readonly seq: number
-}
-
-export const MessageStatus = Schema.Literal("complete", "streaming", "interrupted", "failed")
-export type MessageStatus = typeof MessageStatus.Type
-
-export const HistoryMessage = Schema.Struct({
-  messageId: Schema.String,
-  role: Schema.Literal("user", "assistant"),
-  text: Schema.String,
-  runId: Schema.optional(Schema.String),
-  status: MessageStatus,
-  interrupted: Schema.Boolean,
-  at: Schema.Number
-})
-export type HistoryMessage = typeof HistoryMessage.Type
-
-export const ConversationSummary = Schema.Struct({
-  conversationId: Schema.String,
-  owner: Schema.optional(Schema.String),
-  title: Schema.String,
-  lastSeq: Schema.Int,
-  updatedAt: Schema.Number,
-  running: Schema.Boolean
-})
-export type ConversationSummary = typeof ConversationSummary.Type
-
-export class MailboxFull extends Schema.TaggedError<MailboxFull>()("MailboxFull", {
-  conversationId: Schema.String,
-  capacity: Schema.Int
-}) {}
-
-export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  message: Schema.String
-}) {}
-
-/**
- * A resume asked for events the log no longer keeps (retention, see `ConversationStore`).
- * Recover by loading `history` and subscribing again from `oldestSeq - 1`.
- */
-export class EventsExpired extends Schema.TaggedError<EventsExpired>()("EventsExpired", {
-  conversationId: Schema.String,
-  fromSeq: Schema.Int,
-  /** The oldest seq still in the log; events below it are gone. */
-  oldestSeq: Schema.Int
-}) {}
-
-export class ConversationNotFound extends Schema.TaggedError<ConversationNotFound>()("ConversationNotFound", {
-  conversationId: Schema.String
-}) {}
+export {
+  type Accepted,
+  ConversationSummary,
+  HistoryMessage,
+  MessageStatus,
+  QueueMode,
+  type SendOptions
+} from "./Conversation.js"
+export { ConversationNotFound, DataDirLocked, EventsExpired, MailboxFull, StoreError, SubscriberTooSlow } from "./ConversationError.js"
 
 export interface ConversationsService {
   readonly send: (
@@ -149,21 +91,3 @@ export const layer = (options: Options = {}): Layer.Layer<Conversations, never, 
     Conversations,
     Effect.map(runtime.make(options), (rt) => rt.service)
   )
-
-/**
- * The runtime with its SQLite store under `dataDir` (created if missing). Also provides the store.
- * @category layers
- */
-export const layerSqlite = (
-  options: Options & ConversationStore.SqliteOptions
-): Layer.Layer<Conversations | ConversationStore.ConversationStore, StoreError, Model> =>
-  layer(options).pipe(Layer.provideMerge(ConversationStore.layerSqlite(options)))
-
-/**
- * The runtime with an in-memory store (tests, demos). Also provides the store.
- * @category layers
- */
-export const layerMemory = (
-  options: Options & ConversationStore.RetentionOptions = {}
-): Layer.Layer<Conversations | ConversationStore.ConversationStore, StoreError, Model> =>
-  layer(options).pipe(Layer.provideMerge(ConversationStore.layerMemory(options)))

@@ -1,16 +1,10 @@
 /**
  * The model service: one request in, a stream of `ModelEvent`s out.
  *
- * Layers:
- * - `layerAnthropic(options?)` — Claude through `@anthropic-ai/sdk` (streaming). Without `apiKey` /
- *   `baseURL` options the SDK reads `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL` from the environment.
- * - `layerAnthropicConfig(options?)` — the same, reading `ANTHROPIC_API_KEY` (required),
- *   `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL` (optional) through Effect `Config`. A model set in
- *   `ANTHROPIC_MODEL` is used for every request (`forceModel`), overriding the model a reasoning
- *   plan picked: the user's explicit choice wins.
- * - `layerScripted(options?)` — the offline demo model (no network, Clock-paced, deterministic).
- * - `layerFromEnv(options?)` — Anthropic when `ANTHROPIC_API_KEY` is set (and non-empty), the
- *   offline demo model otherwise.
+ * Layers here: `layerScripted(options?)` — the offline demo model (no network, Clock-paced,
+ * deterministic). Claude lives in its own driver module, `@sluice/core/anthropic/AnthropicModel`
+ * (`layer`, `layerConfig`, `layerFromEnv`), so importing this module never loads the SDK. What
+ * follows documents that driver's behaviour, the contract every `Model` should keep.
  *
  * ## Retries and rollback (Anthropic)
  * The SDK's own retries are off (`maxRetries: 0`); there is one policy, ours: up to
@@ -53,8 +47,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Effect, Layer, Option, Redacted, Schema, type Stream } from "effect"
-import * as anthropic from "./internal/anthropic.js"
+import { Context, Layer, Schema, type Stream } from "effect"
+import type { RetryOptions as RetryOptions_ } from "./internal/retry.js"
 import * as scripted from "./internal/scripted.js"
 import type { ModelError } from "./ModelError.js"
 import type { ModelEvent } from "./ModelEvent.js"
@@ -93,17 +87,8 @@ export interface ModelService {
 
 export class Model extends Context.Tag("@sluice/core/Model")<Model, ModelService>() {}
 
-export type AnthropicOptions = anthropic.Options
-export type Timeouts = anthropic.Timeouts
-export type RetryOptions = import("./internal/retry.js").RetryOptions
+export type RetryOptions = RetryOptions_
 export type ScriptedOptions = scripted.ScriptedOptions
-
-/** Defaults: first event 60 s, idle gap 120 s, whole run 15 min. */
-export const defaultTimeouts: Required<Timeouts> = anthropic.DEFAULT_TIMEOUTS
-export const defaultAnthropicModel = anthropic.DEFAULT_MODEL
-
-/** The Anthropic model service (no layer); useful for benches and custom wiring. */
-export const makeAnthropic = (options: AnthropicOptions = {}): ModelService => anthropic.make(options)
 
 /** The offline demo model service (no layer). */
 export const makeScripted = (options: ScriptedOptions = {}): ModelService => scripted.make(options)
@@ -111,53 +96,5 @@ export const makeScripted = (options: ScriptedOptions = {}): ModelService => scr
 /** What the offline demo model says first in every answer. */
 export const offlineBanner = scripted.BANNER
 
-export const layerAnthropic = (options: AnthropicOptions = {}): Layer.Layer<Model> =>
-  Layer.sync(Model, () => anthropic.make(options))
-
-/** Anthropic with `ANTHROPIC_API_KEY` (required), `ANTHROPIC_BASE_URL`, `ANTHROPIC_MODEL` read through `Config`. */
-export const layerAnthropicConfig = (options: AnthropicOptions = {}): Layer.Layer<Model, import("effect").ConfigError.ConfigError> =>
-  Layer.effect(
-    Model,
-    Effect.gen(function*() {
-      const apiKey = yield* Config.redacted("ANTHROPIC_API_KEY")
-      const baseURL = yield* Config.option(Config.string("ANTHROPIC_BASE_URL"))
-      const model = yield* Config.option(Config.string("ANTHROPIC_MODEL"))
-      return anthropic.make({
-        ...options,
-        apiKey: options.apiKey ?? Redacted.value(apiKey),
-        ...(options.baseURL === undefined && Option.isSome(baseURL) && baseURL.value !== "" ? { baseURL: baseURL.value } : {}),
-        ...(options.model === undefined && Option.isSome(model) && model.value !== ""
-          ? { model: model.value, forceModel: true }
-          : {})
-      })
-    })
-  )
-
 export const layerScripted = (options: ScriptedOptions = {}): Layer.Layer<Model> =>
   Layer.succeed(Model, scripted.make(options))
-
-/**
- * Anthropic when `ANTHROPIC_API_KEY` is set and non-empty, the offline demo model otherwise
- * (`provider: "auto"`, the default). `provider: "anthropic"` requires the key (a missing key is a
- * `ConfigError` naming it); `provider: "offline"` never calls out, key or not.
- */
-export const layerFromEnv = (
-  options: {
-    readonly provider?: "auto" | "anthropic" | "offline"
-    readonly anthropic?: AnthropicOptions
-    readonly scripted?: ScriptedOptions
-  } = {}
-): Layer.Layer<Model, import("effect").ConfigError.ConfigError> =>
-  options.provider === "offline"
-    ? layerScripted(options.scripted)
-    : options.provider === "anthropic"
-      ? layerAnthropicConfig(options.anthropic)
-      : Layer.unwrapEffect(
-          Config.option(Config.string("ANTHROPIC_API_KEY")).pipe(
-            Effect.map((key) =>
-              Option.isSome(key) && key.value.trim() !== ""
-                ? layerAnthropicConfig(options.anthropic)
-                : layerScripted(options.scripted)
-            )
-          )
-        )

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Either, ParseResult, Schema } from "effect"
-import { QueueMode } from "./Conversations.js"
+import { QueueMode } from "./Conversation.js"
 import { ReplyEvent } from "./ReplyEvent.js"
 
 /** The protocol version this code speaks. A `hello` with another version is refused (close 4005). */

@@ -9,9 +9,12 @@
 import type { ConfigError } from "effect/ConfigError"
 import { Layer } from "effect"
 import * as Config from "./Config.js"
-import * as Conversations from "./Conversations.js"
+import * as AnthropicModel from "./anthropic/AnthropicModel.js"
+import type { StoreError } from "./ConversationError.js"
+import type * as Conversations from "./Conversations.js"
 import type * as ConversationStore from "./ConversationStore.js"
-import * as Model from "./Model.js"
+import type * as Model from "./Model.js"
+import * as SqliteStore from "./sqlite/SqliteStore.js"
 
 export interface Options {
   readonly config: Config.Config
@@ -19,7 +22,7 @@ export interface Options {
   readonly dataDir: string
 }
 
-/** Options for `Conversations.layerSqlite` from the `conversations` and `reasoning` sections. */
+/** Options for `SqliteStore.layerConversations` from the `conversations` and `reasoning` sections. */
 export const conversationsOptions = (config: Config.Config): Conversations.Options => {
   const c = Config.conversationsOptions(config)
   return { ...c, reasoning: Config.reasoningOptions(config) }
@@ -29,8 +32,8 @@ export const layer = (
   options: Options
 ): Layer.Layer<
   Conversations.Conversations | ConversationStore.ConversationStore | Model.Model,
-  Conversations.StoreError | ConfigError
+  StoreError | ConfigError
 > =>
-  Conversations.layerSqlite({ ...conversationsOptions(options.config), dataDir: options.dataDir }).pipe(
-    Layer.provideMerge(Model.layerFromEnv(Config.modelOptions(options.config)))
+  SqliteStore.layerConversations({ ...conversationsOptions(options.config), dataDir: options.dataDir }).pipe(
+    Layer.provideMerge(AnthropicModel.layerFromEnv(Config.modelOptions(options.config)))
   )

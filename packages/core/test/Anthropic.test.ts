@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Stream } from "effect"
 import { performance } from "node:perf_hooks"
-import { FakeAnthropic, Model, type ModelEvent } from "../src/index.js"
+import { Model, type ModelEvent } from "../src/index.js"
+import * as AnthropicModel from "../src/anthropic/AnthropicModel.js"
+import * as FakeAnthropic from "../fakes/FakeAnthropic.js"
 
 let server: FakeAnthropic.FakeAnthropicServer
 let baseline: Record<string, number>
@@ -36,12 +38,12 @@ const fast = {
   timeouts: { firstTokenMs: 2_000, idleMs: 2_000, totalMs: 10_000 }
 } as const
 
-const model = (o: Model.AnthropicOptions = {}) =>
-  Model.makeAnthropic({ apiKey: "sk-test", baseURL: server.url, model: "claude-sonnet-5-5", ...fast, ...o })
+const model = (o: AnthropicModel.Options = {}) =>
+  AnthropicModel.make({ apiKey: "sk-test", baseURL: server.url, model: "claude-sonnet-5-5", ...fast, ...o })
 
 const request: Model.ModelRequest = { messages: [{ role: "user", content: "What is the capital of France?" }] }
 
-const collect = (o: Model.AnthropicOptions = {}, req: Model.ModelRequest = request) =>
+const collect = (o: AnthropicModel.Options = {}, req: Model.ModelRequest = request) =>
   model(o).stream(req).pipe(Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
 const tags = (events: ReadonlyArray<ModelEvent.ModelEvent>) => events.map((e) => e._tag)
@@ -192,7 +194,7 @@ describe("Anthropic adapter (real SDK, fake server)", () => {
   it.live("a missing key is rejected by the server as Auth (no auth header sent)", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        Model.makeAnthropic({ baseURL: server.url, apiKey: "", ...fast }).stream(request).pipe(Stream.runDrain)
+        AnthropicModel.make({ baseURL: server.url, apiKey: "", ...fast }).stream(request).pipe(Stream.runDrain)
       )
       expect(["Auth", "BadRequest"]).toContain(error._tag)
     }))

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
-import * as anthropic from "../src/internal/anthropic.js"
+import * as anthropic from "../src/anthropic/internal/client.js"
 import * as Retry from "../src/internal/retry.js"
 import { ModelError, type ModelEvent } from "../src/index.js"
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
 import { Config, Conversations, Model, Reasoning } from "../src/index.js"
+import * as SqliteStore from "../src/sqlite/SqliteStore.js"
 
 const decode = (u: unknown) => Effect.runSyncExit(Config.decode(u))
 const issuesOf = (u: unknown) => {
@@ -86,7 +87,7 @@ describe("Config: model, reasoning and conversations sections", () => {
       expect(yield* levelOf("b", 1)).toMatchObject({ level: 1 })
     }).pipe(
       Effect.provide(
-        Conversations.layerMemory({
+        SqliteStore.layerConversationsMemory({
           reasoning: Config.reasoningOptions(Config.decodeSync({ reasoning: { level: 3 } }))
         }).pipe(Layer.provide(Model.layerScripted({ tokensPerSecond: 0, words: 20 })))
       )

@@ -5,8 +5,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { ConversationStore, type ReplyEvent } from "../src/index.js"
-import { migrations } from "../src/internal/migrations.js"
-import { open } from "../src/internal/sqliteDb.js"
+import { migrations } from "../src/sqlite/internal/migrations.js"
+import { open } from "../src/sqlite/internal/db.js"
+import * as SqliteStore from "../src/sqlite/SqliteStore.js"
 
 const block = (conversationId: string, seq: number): ReplyEvent.ReplyEvent => ({
   _tag: "Block", seq, conversationId, runId: "r1", at: 0, index: seq, text: `b${seq}`
@@ -30,7 +31,7 @@ describe("ConversationStore (SQLite)", () => {
           for (const seq of [1, 2, 3]) ins.run("old", seq, "r1", "Block", JSON.stringify(block("old", seq)))
         })
       )
-      const store = Context.get(yield* Layer.build(ConversationStore.layerSqlite({ dataDir })), ConversationStore.ConversationStore)
+      const store = Context.get(yield* Layer.build(SqliteStore.layer({ dataDir })), ConversationStore.ConversationStore)
       expect((yield* store.events("old", 0)).map((e) => e.seq)).toEqual([1, 2, 3])
       expect((yield* store.events("old", 2)).map((e) => e.seq)).toEqual([3])
       // appends continue after the migrated rows; a duplicate seq is still refused
@@ -43,7 +44,7 @@ describe("ConversationStore (SQLite)", () => {
 
   it.scoped("commitMany is one transaction: a failing commit leaves none of the batch behind", () =>
     Effect.gen(function* () {
-      const store = Context.get(yield* Layer.build(ConversationStore.layerMemory()), ConversationStore.ConversationStore)
+      const store = Context.get(yield* Layer.build(SqliteStore.layerMemory()), ConversationStore.ConversationStore)
       const conv = (id: string, nextSeq: number) => ({ id, title: id, nextSeq, queueMode: "followup" as const, createdAt: 0, updatedAt: 0, prunedBefore: 1 })
       yield* store.commit({ conversation: conv("b", 2), messages: [], runs: [], events: [block("b", 1)] })
       const r = yield* Effect.either(

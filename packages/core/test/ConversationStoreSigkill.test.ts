@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { ConversationStore, ReplyEvent } from "../src/index.js"
+import * as SqliteStore from "../src/sqlite/SqliteStore.js"
 
 const child = fileURLToPath(new URL("./fixtures/sigkillChild.ts", import.meta.url))
 const groupChild = fileURLToPath(new URL("./fixtures/groupCommitChild.ts", import.meta.url))
@@ -45,7 +46,7 @@ describe("ConversationStore crash recovery", () => {
       const seen = yield* Effect.promise(() => runAndKill(dataDir, 5))
       expect(seen).toBeGreaterThanOrEqual(5)
       // reopen in this process: opening the store runs recovery
-      const ctx = yield* Layer.build(ConversationStore.layerSqlite({ dataDir, compactDrafts: false }))
+      const ctx = yield* Layer.build(SqliteStore.layer({ dataDir, compactDrafts: false }))
       const store = Context.get(ctx, ConversationStore.ConversationStore)
       const runs = yield* store.runs("k")
       expect(runs.map((r) => r.status)).toEqual(["completed", "interrupted"])
@@ -85,7 +86,7 @@ describe("ConversationStore crash recovery", () => {
 
       // opening again changes nothing (recovery is idempotent)
       const again = yield* Effect.scoped(
-        Effect.flatMap(Layer.build(ConversationStore.layerSqlite({ dataDir })), (c) =>
+        Effect.flatMap(Layer.build(SqliteStore.layer({ dataDir })), (c) =>
           Context.get(c, ConversationStore.ConversationStore).events("k", 0)
         )
       )
@@ -100,7 +101,7 @@ describe("ConversationStore crash recovery", () => {
       // only complete lines: a line cut by the kill was not acknowledged
       const acks = [...out.matchAll(/^ACK (\S+) (\S+) (\d+)\n/gm)].map((m) => ({ id: m[1]!, messageId: m[2]!, seq: Number(m[3]) }))
       expect(acks.length).toBeGreaterThanOrEqual(300)
-      const ctx = yield* Layer.build(ConversationStore.layerSqlite({ dataDir, compactDrafts: false }))
+      const ctx = yield* Layer.build(SqliteStore.layer({ dataDir, compactDrafts: false }))
       const store = Context.get(ctx, ConversationStore.ConversationStore)
       const ids = [...new Set(acks.map((a) => a.id))]
       expect(ids.length).toBeGreaterThan(10)

@@ -4,6 +4,7 @@ import { ConversationStore, ModelError, type ReplyEvent } from "../src/index.js"
 import * as runtime from "../src/internal/conversationRuntime.js"
 import { collect, expectContiguous, setup, tags } from "./fixtures/harness.js"
 import { answer, makeModel } from "./fixtures/testModel.js"
+import * as SqliteStore from "../src/sqlite/SqliteStore.js"
 
 const texts = (evs: ReadonlyArray<ReplyEvent.ReplyEvent>, tag: ReplyEvent.Tag) =>
   evs.filter((e) => e._tag === tag).map((e) => ("text" in e ? e.text : ""))
@@ -198,7 +199,7 @@ describe("Conversations", () => {
 
   it.scoped("group commit: concurrent conversations share transactions, and send returns only once its message is committed", () =>
     Effect.gen(function* () {
-      const inner = Context.get(yield* Layer.build(ConversationStore.layerMemory()), ConversationStore.ConversationStore)
+      const inner = Context.get(yield* Layer.build(SqliteStore.layerMemory()), ConversationStore.ConversationStore)
       const committed = new Set<string>()
       const sizes: Array<number> = []
       // A store whose transactions take a while (other fibers run meanwhile), recording what is durable.

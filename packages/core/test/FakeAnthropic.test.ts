@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { FakeAnthropic } from "../src/index.js"
+import * as FakeAnthropic from "../fakes/FakeAnthropic.js"
 
 const body = (o: Record<string, unknown> = {}) =>
   JSON.stringify({ model: "claude-sonnet-5-5", max_tokens: 100, stream: true, messages: [{ role: "user", content: "hi" }], ...o })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, ConfigProvider, Effect, Fiber, Layer, Ref, Stream, TestClock } from "effect"
 import { Model, type ModelEvent } from "../src/index.js"
+import * as AnthropicModel from "../src/anthropic/AnthropicModel.js"
 
 const ask = (content: string, extra: Partial<Model.ModelRequest> = {}): Model.ModelRequest => ({
   messages: [{ role: "user", content }],
@@ -106,7 +107,7 @@ describe("Model.layerFromEnv", () => {
       const m = yield* Model.Model
       return m.name
     }).pipe(
-      Effect.provide(Model.layerFromEnv().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
+      Effect.provide(AnthropicModel.layerFromEnv().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
     )
 
   it.effect("picks the offline demo model without ANTHROPIC_API_KEY (or with an empty one)", () =>
@@ -117,7 +118,7 @@ describe("Model.layerFromEnv", () => {
 
   it.effect("picks Anthropic with a key, honouring ANTHROPIC_MODEL", () =>
     Effect.gen(function*() {
-      expect(yield* nameWith({ ANTHROPIC_API_KEY: "sk-x" })).toBe(Model.defaultAnthropicModel)
+      expect(yield* nameWith({ ANTHROPIC_API_KEY: "sk-x" })).toBe(AnthropicModel.defaultModel)
       expect(yield* nameWith({ ANTHROPIC_API_KEY: "sk-x", ANTHROPIC_MODEL: "claude-haiku-4-5" })).toBe("claude-haiku-4-5")
     }))
 })

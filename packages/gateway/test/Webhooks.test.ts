@@ -9,6 +9,7 @@ import { FakeSlack } from "@sluice/channels/fakes/FakeSlack"
 import { FakeTelegram } from "@sluice/channels/fakes/FakeTelegram"
 import { FakeWhatsApp } from "@sluice/channels/fakes/FakeWhatsApp"
 import * as Webhooks from "../src/Webhooks.js"
+import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 const TG_SECRET = "tg-secret-1"
@@ -49,7 +50,7 @@ const setup = Effect.gen(function* () {
   const hubLayer = Layer.scoped(
     ChannelHub.ChannelHub,
     Effect.flatMap(adapters, (as) => ChannelHub.make({ adapters: as, config: Config.decodeSync({ channels: { slack: { textChunkLimit: 500 } } }) }))
-  ).pipe(Layer.provideMerge(Conversations.layerMemory()), Layer.provide(Model.layerScripted({ tokensPerSecond: 0 })))
+  ).pipe(Layer.provideMerge(SqliteStore.layerConversationsMemory()), Layer.provide(Model.layerScripted({ tokensPerSecond: 0 })))
   const server = HttpLayerRouter.serve(Webhooks.layer, { disableListenLog: true, disableLogger: true }).pipe(
     Layer.provideMerge(hubLayer),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))

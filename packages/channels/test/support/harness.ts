@@ -38,7 +38,7 @@ export const startHub = (
       ChannelHub.ChannelHub,
       Effect.flatMap(AdapterTag, (a) => ChannelHub.make({ adapters: [a], config, draftIntervalMs: options.draftIntervalMs ?? 40 }))
     ).pipe(
-      Layer.provideMerge(Layer.merge(Conversations.layerMemory(), adapterLayer)),
+      Layer.provideMerge(Layer.merge(SqliteStore.layerConversationsMemory(), adapterLayer)),
       Layer.provide(Model.layerScripted({ tokensPerSecond: options.tokensPerSecond ?? 0, ...(options.thinking ? { thinking: true } : {}), ...(options.words ? { words: options.words } : {}) }))
     )
     const ctx = yield* Layer.build(layer).pipe(Effect.orDie)
@@ -51,6 +51,7 @@ export const startHub = (
   })
 
 import { Context } from "effect"
+import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 class AdapterTag extends Context.Tag("test/Adapter")<AdapterTag, Channel.Adapter>() {}
 
 /** Waits for the conversation's first run to end and returns its events. */

@@ -7,8 +7,7 @@
  * @internal
  */
 import type { Deferred, Fiber, PubSub } from "effect"
-import type { ConversationRecord, MessageRecord, RunRecord } from "../ConversationStore.js"
-import type { QueueMode } from "../Conversations.js"
+import type { ConversationRecord, MessageRecord, QueueMode, RunRecord } from "../Conversation.js"
 import type { ReplyEvent, RunEndReason } from "../ReplyEvent.js"
 import type { StreamingSettings } from "../StreamingSettings.js"
 

@@ -4,6 +4,7 @@
  */
 import type { Thinking } from "../Model.js"
 import type * as Model from "../Model.js"
+import type * as AnthropicClient from "../anthropic/internal/client.js"
 import type * as Reasoning from "../Reasoning.js"
 import type * as S from "./configSchema.js"
 
@@ -16,13 +17,13 @@ export const thinkingOf = (t: S.ThinkingSetting): Thinking =>
 
 export interface ModelOptions {
   readonly provider: "auto" | "anthropic" | "offline"
-  readonly anthropic: Model.AnthropicOptions
+  readonly anthropic: AnthropicClient.Options
   readonly scripted: Model.ScriptedOptions
 }
 
 export const modelOptions = (config: S.Config): ModelOptions => {
   const m = config.model ?? {}
-  const anthropic: Model.AnthropicOptions = {
+  const anthropic: AnthropicClient.Options = {
     ...(m.model !== undefined ? { model: m.model, forceModel: true } : {}),
     ...(m.maxTokens !== undefined ? { maxTokens: m.maxTokens } : {}),
     ...(m.thinking !== undefined ? { thinking: thinkingOf(m.thinking) } : {}),

@@ -19,16 +19,10 @@ import {
   Schedule,
   Stream
 } from "effect"
-import { type Commit, ConversationStore, type MessageRecord, titleOf } from "../ConversationStore.js"
-import {
-  type Accepted,
-  type ConversationsService,
-  type ConversationSummary,
-  type EventsExpired,
-  MailboxFull,
-  type SendOptions,
-  StoreError
-} from "../Conversations.js"
+import { type Accepted, type ConversationSummary, type MessageRecord, type SendOptions, titleOf } from "../Conversation.js"
+import { type EventsExpired, MailboxFull, StoreError } from "../ConversationError.js"
+import type { ConversationsService } from "../Conversations.js"
+import { type Commit, ConversationStore } from "../ConversationStore.js"
 import { Model, type ChatMessage, type ModelRequest } from "../Model.js"
 import * as ModelError from "../ModelError.js"
 import * as Pipeline from "../Pipeline.js"

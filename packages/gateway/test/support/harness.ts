@@ -2,11 +2,12 @@
  * Test harness: a real gateway on 127.0.0.1:0 over the real Conversations runtime (in-memory
  * SQLite store) and the scripted offline model; a small `ws` client that speaks the protocol.
  */
-import { Conversations, Model } from "@sluice/core"
+import { Model } from "@sluice/core"
 import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
 import { Packr } from "msgpackr"
 import WebSocket from "ws"
 import { Gateway } from "../../src/index.js"
+import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 
 export interface Started {
   readonly info: Gateway.Info
@@ -23,7 +24,7 @@ export const start = async (
 ): Promise<Started> => {
   const { tokensPerSecond, words, thinking, model, ...gateway } = options
   const stack = Gateway.layer({ port: 0, ...gateway }).pipe(
-    Layer.provideMerge(Conversations.layerMemory()),
+    Layer.provideMerge(SqliteStore.layerConversationsMemory()),
     Layer.provideMerge(
       model ?? Model.layerScripted({ tokensPerSecond: tokensPerSecond ?? 400, words: words ?? 60, thinking: thinking ?? false })
     )

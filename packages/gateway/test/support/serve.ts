@@ -3,15 +3,16 @@
  * Prints one JSON line `{ url, wsUrl }` once listening.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Conversations, Model } from "@sluice/core"
+import { Model } from "@sluice/core"
 import { Console, Effect, Layer, Logger, LogLevel } from "effect"
 import { Gateway } from "../../src/index.js"
+import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 
 const dataDir = process.argv[2]!
 const graceMs = Number(process.argv[3] ?? "1000")
 
 const stack = Gateway.layer({ port: 0, graceMs }).pipe(
-  Layer.provideMerge(Conversations.layerSqlite({ dataDir })),
+  Layer.provideMerge(SqliteStore.layerConversations({ dataDir })),
   Layer.provideMerge(Model.layerScripted({ tokensPerSecond: 20, words: 400 }))
 )
 

@@ -25,7 +25,7 @@ import * as http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
-import { compose, tokenize } from "./internal/scripted.js"
+import { compose, tokenize } from "../src/internal/scripted.js"
 
 /** One step of a streamed response. */
 export type Frame =

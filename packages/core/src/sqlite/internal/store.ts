@@ -3,12 +3,13 @@ import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import { Clock, Effect, Layer } from "effect"
-import type * as Store from "../ConversationStore.js"
-import { ConversationStore } from "../ConversationStore.js"
-import { EventsExpired, type HistoryMessage, StoreError } from "../Conversations.js"
-import { applyDraft, type ReplyEvent } from "../ReplyEvent.js"
+import type * as Store from "../../ConversationStore.js"
+import { ConversationStore } from "../../ConversationStore.js"
+import type { HistoryMessage } from "../../Conversation.js"
+import { EventsExpired, StoreError } from "../../ConversationError.js"
+import { applyDraft, type ReplyEvent } from "../../ReplyEvent.js"
 import { migrate } from "./migrations.js"
-import { open, type SqliteDb } from "./sqliteDb.js"
+import { open, type SqliteDb } from "./db.js"
 
 interface ConversationRow {
   readonly id: string

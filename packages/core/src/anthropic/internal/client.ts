@@ -7,10 +7,10 @@
  */
 import Anthropic from "@anthropic-ai/sdk"
 import { Chunk, Clock, Duration, Effect, Option, Stream } from "effect"
-import type { ModelRequest, ModelService, Thinking } from "../Model.js"
-import * as ModelError from "../ModelError.js"
-import type { MessageStart, ModelEvent } from "../ModelEvent.js"
-import * as Retry from "./retry.js"
+import type { ModelRequest, ModelService, Thinking } from "../../Model.js"
+import * as ModelError from "../../ModelError.js"
+import type { MessageStart, ModelEvent } from "../../ModelEvent.js"
+import * as Retry from "../../internal/retry.js"
 
 export interface Timeouts {
   /** Request sent → first stream event (`message_start`). Default 60 s. */

@@ -1,0 +1,112 @@
+/**
+ * What a conversation is made of, as a leaf module (schemas and records, no runtime, no driver):
+ * the queue modes, history messages, summaries, acceptances and the records a store keeps.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import type { RunEndReason } from "./ReplyEvent.js"
+import type { StreamingSettings } from "./StreamingSettings.js"
+
+export const QueueMode = Schema.Literal("followup", "collect", "interrupt")
+export type QueueMode = typeof QueueMode.Type
+
+export interface SendOptions {
+  /** Who owns the conversation (a gateway principal, a channel account). Set on first send. */
+  readonly owner?: string | undefined
+  readonly agentId?: string | undefined
+  readonly queueMode?: QueueMode | undefined
+  /** Pin the reasoning level (1–4) instead of letting the planner choose. */
+  readonly level?: number | undefined
+  /** The delivery target's effective streaming settings; remembered for the conversation. */
+  readonly settings?: StreamingSettings | undefined
+  /**
+   * The client's idempotency key (at most 200 characters). A send with a key the conversation
+   * already accepted returns that first acceptance (same `messageId` and `seq`) and queues
+   * nothing. Keys are remembered for the conversation's lifetime.
+   */
+  readonly clientMessageId?: string | undefined
+}
+
+export interface Accepted {
+  readonly conversationId: string
+  readonly messageId: string
+  /** Seq of the `UserMessage` event that recorded the message. */
+  readonly seq: number
+  /** True when this is the acceptance of an earlier send with the same `clientMessageId`. */
+  readonly duplicate?: boolean | undefined
+}
+
+export const MessageStatus = Schema.Literal("complete", "streaming", "interrupted", "failed")
+export type MessageStatus = typeof MessageStatus.Type
+
+export const HistoryMessage = Schema.Struct({
+  messageId: Schema.String,
+  role: Schema.Literal("user", "assistant"),
+  text: Schema.String,
+  runId: Schema.optional(Schema.String),
+  status: MessageStatus,
+  interrupted: Schema.Boolean,
+  at: Schema.Number
+})
+export type HistoryMessage = typeof HistoryMessage.Type
+
+export const ConversationSummary = Schema.Struct({
+  conversationId: Schema.String,
+  owner: Schema.optional(Schema.String),
+  title: Schema.String,
+  lastSeq: Schema.Int,
+  updatedAt: Schema.Number,
+  running: Schema.Boolean
+})
+export type ConversationSummary = typeof ConversationSummary.Type
+
+/** @category records */
+export interface ConversationRecord {
+  readonly id: string
+  readonly owner?: string | undefined
+  readonly title: string
+  /** The seq the next event gets. */
+  readonly nextSeq: number
+  readonly queueMode: QueueMode
+  readonly settings?: StreamingSettings | undefined
+  readonly createdAt: number
+  readonly updatedAt: number
+  /** Events with a seq below this were deleted by retention (1 = nothing deleted). Store-managed. */
+  readonly prunedBefore: number
+}
+
+/** @category records */
+export interface MessageRecord {
+  readonly id: string
+  readonly conversationId: string
+  /** Seq of the event that created the message (UserMessage, or the run's RunStarted). */
+  readonly seq: number
+  readonly role: "user" | "assistant"
+  readonly text: string
+  readonly runId?: string | undefined
+  readonly status: MessageStatus
+  readonly interrupted: boolean
+  readonly at: number
+  /** The client's idempotency key of a user message, when it sent one. */
+  readonly clientMessageId?: string | undefined
+}
+
+export type RunStatus = "running" | RunEndReason
+
+/** @category records */
+export interface RunRecord {
+  readonly id: string
+  readonly conversationId: string
+  /** Seq of the run's RunStarted event. */
+  readonly firstSeq: number
+  readonly status: RunStatus
+  readonly startedAt: number
+  readonly endedAt?: number | undefined
+}
+
+/** The title shown in lists: the first user message, on one line, at most 80 characters. */
+export const titleOf = (text: string): string => {
+  const line = text.replace(/\s+/g, " ").trim()
+  return line.length <= 80 ? line : `${line.slice(0, 79)}…`
+}
