@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import * as ConversationStore from "../packages/core/src/ConversationStore.js"
-import * as runtime from "../packages/core/src/internal/conversationRuntime.js"
+import * as runtime from "../packages/core/src/internal/conversations/runtime.js"
 import * as Model from "../packages/core/src/Model.js"
 import type { ReplyEvent } from "../packages/core/src/ReplyEvent.js"
 import * as SqliteStore from "../packages/core/src/sqlite/SqliteStore.js"
@@ -142,6 +142,7 @@ const noopStore = Layer.succeed(ConversationStore.ConversationStore, {
   load: () => Effect.succeed(undefined),
   commit: () => Effect.void,
   commitMany: () => Effect.void,
+  findClientMessage: () => Effect.succeed(undefined),
   events: () => Effect.succeed([]),
   history: () => Effect.succeed([]),
   messages: () => Effect.succeed([]),

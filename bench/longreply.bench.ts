@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
-import * as runtime from "../packages/core/src/internal/conversationRuntime.js"
+import * as runtime from "../packages/core/src/internal/conversations/runtime.js"
 import * as Model from "../packages/core/src/Model.js"
 import * as SqliteStore from "../packages/core/src/sqlite/SqliteStore.js"
 

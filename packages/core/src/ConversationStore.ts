@@ -67,6 +67,11 @@ export interface ConversationStoreService {
   readonly events: (conversationId: string, afterSeq: number) => Effect.Effect<ReadonlyArray<ReplyEvent>, StoreError | EventsExpired>
   readonly history: (conversationId: string) => Effect.Effect<ReadonlyArray<HistoryMessage>, StoreError>
   readonly messages: (conversationId: string) => Effect.Effect<ReadonlyArray<MessageRecord>, StoreError>
+  /** The message stored with this client idempotency key (`SendOptions.clientMessageId`), if any. */
+  readonly findClientMessage: (
+    conversationId: string,
+    clientMessageId: string
+  ) => Effect.Effect<{ readonly messageId: string; readonly seq: number } | undefined, StoreError>
   readonly runs: (conversationId: string) => Effect.Effect<ReadonlyArray<RunRecord>, StoreError>
   readonly list: (options?: { readonly owner?: string | undefined }) => Effect.Effect<ReadonlyArray<ConversationSummary>, StoreError>
 }

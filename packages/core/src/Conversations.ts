@@ -3,7 +3,15 @@
  *
  * An actor is a plain state object with a bounded mailbox; a worker fiber exists only while it
  * has turns to run (at most one run at a time), so an idle actor costs no fiber. Idle actors are
- * passivated after `idleTimeToLive` and come back from the `ConversationStore` on demand.
+ * passivated `idleTimeToLive` after their last lease (send, subscriber, worker) and come back from
+ * the `ConversationStore` on demand.
+ *
+ * The interface is streams and effects only, so a conversation hosted elsewhere (a cluster entity)
+ * can implement it; in-process callback subscribers are the separate `ConversationFeed`.
+ *
+ * `send` means what it says: the message is accepted only once it is committed (a failure means
+ * it was not queued), and a `clientMessageId` makes a retried send return the first acceptance
+ * (`duplicate: true`) instead of running twice.
  *
  * Layers: `layer(options)` needs `Model | ConversationStore`; `@sluice/core/sqlite/SqliteStore`'s
  * `layerConversations({ dataDir, … })` and `layerConversationsMemory(options)` also build the store.
@@ -15,7 +23,8 @@ import { Context, Effect, Layer, type Duration, type Stream } from "effect"
 import type { Accepted, ConversationSummary, HistoryMessage, SendOptions } from "./Conversation.js"
 import type { EventsExpired, MailboxFull, StoreError } from "./ConversationError.js"
 import type * as ConversationStore from "./ConversationStore.js"
-import * as runtime from "./internal/conversationRuntime.js"
+import { ConversationFeed } from "./ConversationFeed.js"
+import * as runtime from "./internal/conversations/runtime.js"
 import type { Model } from "./Model.js"
 import type { ReplyEvent } from "./ReplyEvent.js"
 
@@ -42,24 +51,13 @@ export interface ConversationsService {
    * (Draft events of runs that had ended when they were read are compacted away, see
    * `ConversationStore`). Fails with `EventsExpired` if retention already deleted events after `fromSeq`.
    * An event arrives only once it is committed: nothing a subscriber saw can be lost to a crash.
+   * Memory per subscriber is bounded (`Options.outboxCapacity`): a reader that falls further behind
+   * reads on from the log, so a stalled reader costs nothing while it stalls and misses nothing.
    */
   readonly subscribe: (
     conversationId: string,
     options?: { readonly fromSeq?: number | undefined }
   ) => Stream.Stream<ReplyEvent, StoreError | EventsExpired>
-  /**
-   * The same events as `subscribe`, pushed to a callback instead of pulled from a Stream: no fiber
-   * or queue per subscriber (for servers holding thousands). `onEvents` is called synchronously,
-   * first with the replay after `fromSeq` (if any), then with each live event as it gets its seq:
-   * in seq order, no gap, no duplicate. A callback that throws is removed. Succeeds, once the
-   * replay is delivered, with the function that stops listening (idempotent); until it is called
-   * the conversation stays active.
-   */
-  readonly listen: (
-    conversationId: string,
-    options: { readonly fromSeq?: number | undefined } | undefined,
-    onEvents: (events: ReadonlyArray<ReplyEvent>) => void
-  ) => Effect.Effect<() => void, StoreError | EventsExpired>
   readonly history: (conversationId: string) => Effect.Effect<ReadonlyArray<HistoryMessage>, StoreError>
   readonly list: (options?: { readonly owner?: string | undefined }) => Effect.Effect<ReadonlyArray<ConversationSummary>, StoreError>
   /** The owner recorded for a conversation, if it exists. */
@@ -73,8 +71,10 @@ export interface Options {
   readonly mailboxCapacity?: number | undefined
   /** Passivate an actor with no run, no queue and no subscriber after this long (default 5 minutes). */
   readonly idleTimeToLive?: Duration.DurationInput | undefined
-  /** How often idle actors are looked for (default idleTimeToLive / 4, clamped to 1–30 s). */
+  /** Ignored (each actor now passivates exactly `idleTimeToLive` after its last lease); kept for old configs. */
   readonly sweepInterval?: Duration.DurationInput | undefined
+  /** Events buffered per `subscribe` reader before it reads on from the log instead (default 1,024). */
+  readonly outboxCapacity?: number | undefined
   /** System prompt sent with every model request. */
   readonly system?: string | undefined
   /** Reasoning planner options (levels, keywords, a level pinned for every run); `SendOptions.level` wins. */
@@ -82,12 +82,13 @@ export interface Options {
 }
 
 /**
- * The runtime on a given model and store. Closing the layer interrupts running runs; they end
- * with `RunEnded{interrupted}` and their partial reply is kept.
+ * The runtime on a given model and store, with its local `ConversationFeed`. Closing the layer
+ * interrupts running runs; they end with `RunEnded{interrupted}` and their partial reply is kept.
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Conversations, never, Model | ConversationStore.ConversationStore> =>
-  Layer.scoped(
-    Conversations,
-    Effect.map(runtime.make(options), (rt) => rt.service)
+export const layer = (
+  options: Options = {}
+): Layer.Layer<Conversations | ConversationFeed, never, Model | ConversationStore.ConversationStore> =>
+  Layer.scopedContext(
+    Effect.map(runtime.make(options), (rt) => Context.make(Conversations, rt.service).pipe(Context.add(ConversationFeed, rt.feed)))
   )

@@ -10,7 +10,7 @@ import type { ConfigError } from "effect/ConfigError"
 import { Layer } from "effect"
 import * as Config from "./Config.js"
 import * as AnthropicModel from "./anthropic/AnthropicModel.js"
-import type { StoreError } from "./ConversationError.js"
+import type { DataDirLocked, StoreError } from "./ConversationError.js"
 import type * as Conversations from "./Conversations.js"
 import type * as ConversationStore from "./ConversationStore.js"
 import type * as Model from "./Model.js"
@@ -32,7 +32,7 @@ export const layer = (
   options: Options
 ): Layer.Layer<
   Conversations.Conversations | ConversationStore.ConversationStore | Model.Model,
-  StoreError | ConfigError
+  StoreError | DataDirLocked | ConfigError
 > =>
   SqliteStore.layerConversations({ ...conversationsOptions(options.config), dataDir: options.dataDir }).pipe(
     Layer.provideMerge(AnthropicModel.layerFromEnv(Config.modelOptions(options.config)))

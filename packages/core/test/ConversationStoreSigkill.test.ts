@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { ConversationStore, ReplyEvent } from "../src/index.js"
 import * as SqliteStore from "../src/sqlite/SqliteStore.js"
 
@@ -46,7 +46,8 @@ describe("ConversationStore crash recovery", () => {
       const seen = yield* Effect.promise(() => runAndKill(dataDir, 5))
       expect(seen).toBeGreaterThanOrEqual(5)
       // reopen in this process: opening the store runs recovery
-      const ctx = yield* Layer.build(SqliteStore.layer({ dataDir, compactDrafts: false }))
+      const first = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(SqliteStore.layer({ dataDir, compactDrafts: false }), first)
       const store = Context.get(ctx, ConversationStore.ConversationStore)
       const runs = yield* store.runs("k")
       expect(runs.map((r) => r.status)).toEqual(["completed", "interrupted"])
@@ -84,7 +85,8 @@ describe("ConversationStore crash recovery", () => {
         .reduce((text, d) => ReplyEvent.applyDraft(text, d), "")
       expect(partial).toBe(visible.length >= blocks.join("\n\n").length ? visible : blocks.join("\n\n"))
 
-      // opening again changes nothing (recovery is idempotent)
+      // opening again (after closing: one owner per data directory) changes nothing (recovery is idempotent)
+      yield* Scope.close(first, Exit.void)
       const again = yield* Effect.scoped(
         Effect.flatMap(Layer.build(SqliteStore.layer({ dataDir })), (c) =>
           Context.get(c, ConversationStore.ConversationStore).events("k", 0)

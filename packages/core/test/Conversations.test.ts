@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Fiber, Layer, TestClock } from "effect"
 import { ConversationStore, ModelError, type ReplyEvent } from "../src/index.js"
-import * as runtime from "../src/internal/conversationRuntime.js"
+import * as runtime from "../src/internal/conversations/runtime.js"
 import { collect, expectContiguous, setup, tags } from "./fixtures/harness.js"
 import { answer, makeModel } from "./fixtures/testModel.js"
 import * as SqliteStore from "../src/sqlite/SqliteStore.js"

@@ -7,14 +7,14 @@ import { answer } from "./fixtures/testModel.js"
 describe("Conversations.listen (callback subscribers)", () => {
   it.scoped("replay then live, the same events as subscribe, from any fromSeq, no gap and no duplicate", () =>
     Effect.gen(function* () {
-      const { svc } = yield* setup((_, n) => answer([`reply `, `${n}`], 10))
+      const { svc, feed } = yield* setup((_, n) => answer([`reply `, `${n}`], 10))
       const sub = yield* collect(svc, "c", 2)
       yield* svc.send("c", "one")
       yield* TestClock.adjust(15) // part of the first run is logged, part still to come
       const got: Array<ReplyEvent.ReplyEvent> = []
       const fromMid: Array<ReplyEvent.ReplyEvent> = []
-      const stop = yield* svc.listen("c", { fromSeq: 0 }, (evs) => got.push(...evs))
-      const stopMid = yield* svc.listen("c", { fromSeq: 3 }, (evs) => fromMid.push(...evs))
+      const stop = yield* feed.listen("c", { fromSeq: 0 }, (evs) => got.push(...evs))
+      const stopMid = yield* feed.listen("c", { fromSeq: 3 }, (evs) => fromMid.push(...evs))
       yield* svc.send("c", "two")
       yield* TestClock.adjust(100)
       const all = yield* Fiber.join(sub)
@@ -32,9 +32,9 @@ describe("Conversations.listen (callback subscribers)", () => {
 
   it.scoped("a listener that throws is removed and the run it listens to completes", () =>
     Effect.gen(function* () {
-      const { svc } = yield* setup(() => answer(["a", "b", "c"], 10))
+      const { svc, feed } = yield* setup(() => answer(["a", "b", "c"], 10))
       let calls = 0
-      yield* svc.listen("t", undefined, () => {
+      yield* feed.listen("t", undefined, () => {
         calls++
         throw new Error("broken client")
       })

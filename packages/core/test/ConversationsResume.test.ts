@@ -8,14 +8,14 @@ import { answer, type Step } from "./fixtures/testModel.js"
 describe("Conversations: passivation, resume, retention", () => {
   it.scoped("a subscriber or listener only ever sees committed events (a crash cannot take back what a client saw)", () =>
     Effect.gen(function* () {
-      const { svc, store } = yield* setup(() => answer(["one ", "two ", "three"], 10), { compactDrafts: false })
+      const { svc, feed, store } = yield* setup(() => answer(["one ", "two ", "three"], 10), { compactDrafts: false })
       const uncommitted: Array<number> = []
       const check = (ev: ReplyEvent.ReplyEvent) =>
         Effect.map(store.events("d", ev.seq - 1), (logged) => {
           if (logged[0]?.seq !== ev.seq) uncommitted.push(ev.seq)
         })
       const listened: Array<ReplyEvent.ReplyEvent> = []
-      const unlisten = yield* svc.listen("d", { fromSeq: 0 }, (evs) => {
+      const unlisten = yield* feed.listen("d", { fromSeq: 0 }, (evs) => {
         listened.push(...evs)
       })
       const sub = yield* svc.subscribe("d").pipe(

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
-import type { StoreError } from "../ConversationError.js"
+import type { DataDirLocked, StoreError } from "../ConversationError.js"
 import * as Conversations from "../Conversations.js"
 import type { ConversationStore, RetentionOptions, SqliteOptions } from "../ConversationStore.js"
 import type { Model } from "../Model.js"
@@ -20,7 +20,7 @@ import * as internal from "./internal/store.js"
 export type { RetentionOptions, SqliteOptions } from "../ConversationStore.js"
 
 /** SQLite in a file `<dataDir>/<filename>` (directory created), WAL, migrations, crash recovery. */
-export const layer = (options: SqliteOptions): Layer.Layer<ConversationStore, StoreError> => internal.layerSqlite(options)
+export const layer = (options: SqliteOptions): Layer.Layer<ConversationStore, StoreError | DataDirLocked> => internal.layerSqlite(options)
 
 /** The same store on an in-memory SQLite database (one per layer build). */
 export const layerMemory = (options: RetentionOptions = {}): Layer.Layer<ConversationStore, StoreError> =>
@@ -29,7 +29,7 @@ export const layerMemory = (options: RetentionOptions = {}): Layer.Layer<Convers
 /** The conversation runtime with its SQLite store under `dataDir`. Also provides the store. */
 export const layerConversations = (
   options: Conversations.Options & SqliteOptions
-): Layer.Layer<Conversations.Conversations | ConversationStore, StoreError, Model> =>
+): Layer.Layer<Conversations.Conversations | ConversationStore, StoreError | DataDirLocked, Model> =>
   Conversations.layer(options).pipe(Layer.provideMerge(layer(options)))
 
 /** The conversation runtime on an in-memory store (tests, demos). Also provides the store. */

@@ -2,10 +2,10 @@
  * What every gateway surface (WS, SSE, HTTP, OpenAI) shares: resolved options, auth, the
  * Conversations service, the run tracker (concurrent-run cap, metrics) and the shutdown latch.
  */
-import { Conversations } from "@sluice/core"
+import { ConversationFeed, Conversations } from "@sluice/core"
 import type { StreamingSettings } from "@sluice/core/StreamingSettings"
 import type { ReplyEvent } from "@sluice/core/ReplyEvent"
-import { Clock, Deferred, Effect } from "effect"
+import { Clock, Deferred, Effect, Option } from "effect"
 import type * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 
@@ -69,6 +69,8 @@ export interface State {
   readonly options: Resolved
   readonly auth: Auth.Auth
   readonly conversations: Conversations.ConversationsService
+  /** Callback subscriptions (the local runtime's, or one on `subscribe` for a remote one). */
+  readonly feed: ConversationFeed.ConversationFeedService
   /** Conversations with a run in progress or queued, started through the gateway. */
   readonly runs: Map<string, RunInfo>
   readonly runsOf: (principal: string) => number
@@ -85,6 +87,8 @@ export interface State {
 export const make = (options: Resolved, auth: Auth.Auth) =>
   Effect.gen(function* () {
     const conversations = yield* Conversations.Conversations
+    const localFeed = yield* Effect.serviceOption(ConversationFeed.ConversationFeed)
+    const feed = Option.isSome(localFeed) ? localFeed.value : yield* ConversationFeed.fromConversations(conversations)
     const clock = yield* Effect.clock
     const shutdown = yield* Deferred.make<void>()
     const runs = new Map<string, RunInfo>()
@@ -144,7 +148,7 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
           }
         }
       }
-      return conversations.listen(conversationId, { fromSeq }, onEvents).pipe(
+      return feed.listen(conversationId, { fromSeq }, onEvents).pipe(
         Effect.matchCauseEffect({
           onSuccess: (unlisten) =>
             Effect.sync(() => {
@@ -183,6 +187,7 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
       options,
       auth,
       conversations,
+      feed,
       runs,
       runsOf: (p) => perPrincipal.get(p) ?? 0,
       track,

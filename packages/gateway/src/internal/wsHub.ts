@@ -313,7 +313,7 @@ export const make = (state: State, path = "/v1/ws") =>
         const sub: Sub = { lastSeq: fromSeq, unlisten: undefined, ended: false }
         this.subs.set(conversationId, sub)
         const fiber = runFork(
-          state.conversations.listen(conversationId, { fromSeq }, (events) => {
+          state.feed.listen(conversationId, { fromSeq }, (events) => {
             this.deliver(sub, events)
           })
         )

@@ -75,6 +75,13 @@ export const migrations = {
     yield* sql`DROP TABLE events`
     yield* sql`ALTER TABLE events_new RENAME TO events`
     yield* sql`CREATE UNIQUE INDEX events_conversation_seq ON events (conversation_id, seq)`
+  }),
+  /** Client idempotency keys (`SendOptions.clientMessageId`): at most one message per key and conversation. */
+  "0003_client_message_id": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE messages ADD COLUMN client_message_id TEXT`
+    yield* sql`CREATE UNIQUE INDEX messages_client_id ON messages (conversation_id, client_message_id)
+      WHERE client_message_id IS NOT NULL`
   })
 }
 

@@ -6,7 +6,8 @@ import { Clock, Effect, Layer } from "effect"
 import type * as Store from "../../ConversationStore.js"
 import { ConversationStore } from "../../ConversationStore.js"
 import type { HistoryMessage } from "../../Conversation.js"
-import { EventsExpired, StoreError } from "../../ConversationError.js"
+import { type DataDirLocked, EventsExpired, StoreError } from "../../ConversationError.js"
+import * as Lock from "./lock.js"
 import { applyDraft, type ReplyEvent } from "../../ReplyEvent.js"
 import { migrate } from "./migrations.js"
 import { open, type SqliteDb } from "./db.js"
@@ -32,6 +33,7 @@ interface MessageRow {
   readonly status: string
   readonly interrupted: number
   readonly at: number
+  readonly client_message_id?: string | null
 }
 interface RunRow {
   readonly id: string
@@ -57,6 +59,7 @@ const conversationOf = (r: ConversationRow): Store.ConversationRecord => ({
   prunedBefore: r.pruned_before
 })
 const messageOf = (r: MessageRow): Store.MessageRecord => ({
+  ...(r.client_message_id == null ? {} : { clientMessageId: r.client_message_id }),
   id: r.id,
   conversationId: r.conversation_id,
   seq: r.seq,
@@ -90,8 +93,9 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
       ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
         queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at`)
-    const upsertMessageStmt = prepare(`INSERT INTO messages (id, conversation_id, seq, role, text, run_id, status, interrupted, at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    const upsertMessageStmt = prepare(`INSERT INTO messages
+      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted`)
     const upsertRunStmt = prepare(`INSERT INTO runs (id, conversation_id, first_seq, status, started_at, ended_at)
       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`)
@@ -106,6 +110,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     const prunedOfStmt = prepare("SELECT pruned_before FROM conversations WHERE id = ?")
     const eventsStmt = prepare("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq").pluck(true)
     const messagesStmt = prepare("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq")
+    const clientMessageStmt = prepare("SELECT id, seq FROM messages WHERE conversation_id = ? AND client_message_id = ?")
 
     const upsertConversation = (c: Store.ConversationRecord) =>
       upsertConversationStmt.run(
@@ -119,7 +124,18 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         c.updatedAt
       )
     const upsertMessage = (m: Store.MessageRecord) =>
-      upsertMessageStmt.run(m.id, m.conversationId, m.seq, m.role, m.text, m.runId ?? null, m.status, m.interrupted ? 1 : 0, m.at)
+      upsertMessageStmt.run(
+        m.id,
+        m.conversationId,
+        m.seq,
+        m.role,
+        m.text,
+        m.runId ?? null,
+        m.status,
+        m.interrupted ? 1 : 0,
+        m.at,
+        m.clientMessageId ?? null
+      )
     const upsertRun = (r: Store.RunRecord) =>
       upsertRunStmt.run(r.id, r.conversationId, r.firstSeq, r.status, r.startedAt, r.endedAt ?? null)
     const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) => {
@@ -199,6 +215,15 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
           }))
       )
 
+    const findClientMessage = (id: string, clientMessageId: string) =>
+      Effect.try({
+        try: () => {
+          const row = clientMessageStmt.get(id, clientMessageId) as { id: string; seq: number } | undefined
+          return row === undefined ? undefined : { messageId: row.id, seq: row.seq }
+        },
+        catch: toStoreError
+      })
+
     const runs = (id: string) =>
       sql<RunRow>`SELECT * FROM runs WHERE conversation_id = ${id} ORDER BY first_seq`.pipe(
         Effect.map((rows) => rows.map(runOf)),
@@ -274,7 +299,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     const now = yield* Clock.currentTimeMillis
     yield* Effect.try({ try: () => recover(now), catch: toStoreError })
 
-    return ConversationStore.of({ load, commit, commitMany, events, history, messages, runs, list })
+    return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list })
   })
 
 /**
@@ -302,22 +327,23 @@ export const conversationOrder = (ms: ReadonlyArray<Store.MessageRecord>): Reado
   return out.flat()
 }
 
-const layerWith = (filename: string, options: Store.RetentionOptions): Layer.Layer<ConversationStore, StoreError> =>
+const storeOn = (filename: string, options: Store.RetentionOptions) =>
+  Effect.flatMap(Effect.mapError(open(filename), toStoreError), (handle) => make(handle, options))
+
+/** The store in `<dataDir>/<filename>`, holding the data directory's lock (see `lock.ts`) for its life. */
+export const layerSqlite = (options: Store.SqliteOptions): Layer.Layer<ConversationStore, StoreError | DataDirLocked> =>
   Layer.scoped(
     ConversationStore,
-    Effect.flatMap(Effect.mapError(open(filename), toStoreError), (handle) => make(handle, options))
-  )
-
-export const layerSqlite = (options: Store.SqliteOptions): Layer.Layer<ConversationStore, StoreError> =>
-  Layer.unwrapEffect(
-    Effect.try({
-      try: () => {
-        mkdirSync(options.dataDir, { recursive: true })
-        return layerWith(join(options.dataDir, options.filename ?? "sluice.db"), options)
-      },
-      catch: (e) => new StoreError({ message: `cannot create data directory ${options.dataDir}: ${String(e)}` })
+    Effect.gen(function* () {
+      yield* Effect.try({
+        try: () => mkdirSync(options.dataDir, { recursive: true }),
+        catch: (e) => new StoreError({ message: `cannot create data directory ${options.dataDir}: ${String(e)}` })
+      })
+      // Before the database is opened: recovery must never run on a log another process is writing.
+      yield* Lock.acquire(options.dataDir)
+      return yield* storeOn(join(options.dataDir, options.filename ?? "sluice.db"), options)
     })
   )
 
 export const layerMemory = (options: Store.RetentionOptions): Layer.Layer<ConversationStore, StoreError> =>
-  layerWith(":memory:", options)
+  Layer.scoped(ConversationStore, storeOn(":memory:", options))

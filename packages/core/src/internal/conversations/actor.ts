@@ -2,14 +2,20 @@
  * The state of one active conversation: a plain object, no fiber while idle.
  *
  * A worker fiber exists only while the mailbox has turns (it drains them one at a time and
- * exits); an idle actor is this object plus, once someone subscribed, its PubSub.
+ * exits); an idle actor is this object and its fan-out. Who owns which field:
+ * - the registry (`registry.ts`) creates and passivates it;
+ * - `send` (under `sendLock`) and the run loop (`runLoop.ts`) change the conversation state and
+ *   append events to `pending`;
+ * - the event log (`eventLog.ts`) moves `pending`/`dirty*` into commits and, once committed, hands
+ *   the events to `fanout`.
  *
  * @internal
  */
-import type { Deferred, Fiber, PubSub } from "effect"
-import type { ConversationRecord, MessageRecord, QueueMode, RunRecord } from "../Conversation.js"
-import type { ReplyEvent, RunEndReason } from "../ReplyEvent.js"
-import type { StreamingSettings } from "../StreamingSettings.js"
+import { Effect, type Deferred, type Fiber } from "effect"
+import type { ConversationRecord, MessageRecord, QueueMode, RunRecord } from "../../Conversation.js"
+import type { ReplyEvent, RunEndReason } from "../../ReplyEvent.js"
+import type { StreamingSettings } from "../../StreamingSettings.js"
+import { Fanout } from "./fanout.js"
 
 /** A turn waiting in the mailbox: the user message(s) that the next run answers. */
 export interface Turn {
@@ -52,12 +58,10 @@ export interface Actor {
   queued: number
   run: Run | undefined
   worker: boolean
-  /** Leases: subscribers, in-flight calls, the worker. Passivation needs 0. */
-  refs: number
-  lastActive: number
-  pubsub: PubSub.PubSub<ReplyEvent> | undefined
-  /** Callback subscribers (`listen`): called synchronously with each event once it is committed. */
-  listeners: Set<(ev: ReplyEvent) => void> | undefined
+  /** Serialises sends (check key → commit → enqueue) with the worker taking the next turn. */
+  readonly sendLock: Effect.Semaphore
+  /** Subscribers: each gets an event once it is committed. */
+  readonly fanout: Fanout
   /** Events not yet committed (so not yet published), in seq order; `inFlight` is being committed. */
   pending: Array<ReplyEvent>
   inFlight: ReadonlyArray<ReplyEvent>
@@ -69,6 +73,8 @@ export interface Actor {
 export const EMPTY: ReadonlyArray<ReplyEvent> = []
 
 export const fromRecord = (id: string, record: ConversationRecord | undefined, now: number): Actor => ({
+  sendLock: Effect.unsafeMakeSemaphore(1),
+  fanout: new Fanout(),
   id,
   exists: record !== undefined,
   owner: record?.owner,
@@ -83,10 +89,6 @@ export const fromRecord = (id: string, record: ConversationRecord | undefined, n
   queued: 0,
   run: undefined,
   worker: false,
-  refs: 0,
-  lastActive: now,
-  pubsub: undefined,
-  listeners: undefined,
   pending: [],
   inFlight: EMPTY,
   dirtyMessages: undefined,
@@ -105,9 +107,6 @@ export const toRecord = (a: Actor): ConversationRecord => ({
   updatedAt: a.updatedAt,
   prunedBefore: a.prunedBefore
 })
-
-export const isIdle = (a: Actor): boolean =>
-  a.refs === 0 && !a.worker && a.run === undefined && a.queued === 0 && a.pending.length === 0 && a.inFlight.length === 0
 
 export const markMessage = (a: Actor, m: MessageRecord): void => {
   a.dirtyMessages ??= new Map()

@@ -1,0 +1,272 @@
+/**
+ * The run loop: the worker that drains an actor's mailbox, one turn (run) at a time, and what a
+ * run does — build the request from the stored messages, stream the model through the pipeline,
+ * turn its output into events, and decide how the run ends (Final / Error, RunEnded).
+ *
+ * Per chunk the run appends events and marks the actor for the next group commit without waiting
+ * for it (the writer batches every conversation's deltas of one event-loop turn into one
+ * transaction); it waits only when its uncommitted backlog passes `maxBacklog`, and at the end of
+ * the run, so `RunEnded` is committed before the worker takes the next turn.
+ *
+ * @internal
+ */
+import { Cause, type Chunk, Deferred, Effect, Exit, Fiber, type Scope, Stream } from "effect"
+import type { MessageRecord } from "../../Conversation.js"
+import type { ConversationStoreService } from "../../ConversationStore.js"
+import type { Options } from "../../Conversations.js"
+import type { ChatMessage, ModelRequest, ModelService } from "../../Model.js"
+import * as ModelError from "../../ModelError.js"
+import * as Pipeline from "../../Pipeline.js"
+import * as Reasoning from "../../Reasoning.js"
+import { applyDraft, type Payload, type ReplyEvent, type RunEndReason } from "../../ReplyEvent.js"
+import * as StreamingSettings from "../../StreamingSettings.js"
+import * as A from "./actor.js"
+import type { EventLog } from "./eventLog.js"
+import type { Registry } from "./registry.js"
+
+type Body = ReplyEvent extends infer E ? (E extends ReplyEvent ? Omit<E, "seq" | "conversationId" | "runId" | "at"> : never) : never
+
+/** Uncommitted events per actor above which a run waits for the writer. */
+export const MAX_BACKLOG = 512
+
+export interface RunLoop {
+  /** Appends an event (seq, time) to the actor; committed by the next group commit. */
+  readonly event: (a: A.Actor, runId: string, body: Body) => ReplyEvent
+  /** Starts the actor's worker if it has none (it holds a lease while it runs). */
+  readonly ensureWorker: (a: A.Actor) => Effect.Effect<void>
+}
+
+export const make = (deps: {
+  readonly store: ConversationStoreService
+  readonly model: ModelService
+  readonly log: EventLog
+  readonly registry: Registry
+  readonly options: Options
+  readonly now: () => number
+  readonly scope: Scope.Scope
+}): RunLoop => {
+  const { store, model, log, registry, options, now, scope } = deps
+
+  const event = (a: A.Actor, runId: string, body: Body): ReplyEvent => {
+    const ev = { ...body, seq: a.nextSeq++, conversationId: a.id, runId, at: now() } as ReplyEvent
+    a.pending.push(ev)
+    a.updatedAt = ev.at
+    a.dirtyConversation = true
+    return ev
+  }
+
+  /** Next group commit; waits only when the backlog is too large. */
+  const commitSoon = (a: A.Actor): Effect.Effect<void, unknown> => {
+    if (log.backlog(a) > MAX_BACKLOG) return log.flush(a)
+    log.mark(a)
+    return Effect.void
+  }
+
+  const buildRequest = (a: A.Actor, runId: string) =>
+    Effect.map(store.messages(a.id), (stored): ModelRequest => {
+      const later = new Set(a.queue?.map((t) => t.runId))
+      const messages: Array<ChatMessage> = []
+      for (const m of stored) {
+        if (m.text === "" || m.status === "failed") continue
+        if (m.role === "user" && m.runId !== undefined && later.has(m.runId)) continue
+        if (m.role === "assistant" && m.runId === runId) continue
+        const last = messages[messages.length - 1]
+        if (last !== undefined && last.role === m.role) {
+          messages[messages.length - 1] = { role: m.role, content: `${last.content}\n\n${m.text}` }
+        } else if (last !== undefined || m.role === "user") {
+          messages.push({ role: m.role, content: m.text })
+        }
+      }
+      return options.system === undefined ? { messages } : { messages, system: options.system }
+    })
+
+  const onChunk = (a: A.Actor, run: A.Run) => (chunk: Chunk.Chunk<Payload>) =>
+    Effect.suspend(() => {
+      // The reply's row is rewritten (whole text) only when a Block, Final or Rollback arrives, not
+      // per Draft: per delta that is O(n²) bytes for a long reply. The Drafts in the log hold the
+      // rest; crash recovery rebuilds the partial text from them (see the SQLite store's `recover`).
+      let rewrite = false
+      for (const p of chunk) {
+        switch (p._tag) {
+          case "Rollback": {
+            const discardFromSeq = run.attemptFirstSeq ?? a.nextSeq
+            event(a, run.runId, { _tag: "Rollback", discardFromSeq, attempt: p.attempt, reason: p.reason })
+            run.attemptFirstSeq = undefined
+            run.blocks = []
+            run.draft = undefined
+            rewrite = true
+            break
+          }
+          case "Final":
+            run.final = p.text
+            event(a, run.runId, p)
+            rewrite = true
+            break
+          default: {
+            const ev = event(a, run.runId, p)
+            run.attemptFirstSeq ??= ev.seq
+            if (p._tag === "Block") {
+              run.blocks.push(p.text)
+              rewrite = true
+            } else if (p._tag === "Draft") run.draft = applyDraft(run.draft ?? "", p)
+          }
+        }
+      }
+      if (rewrite) {
+        run.message = { ...run.message, text: run.final ?? A.visibleText(run) }
+        A.markMessage(a, run.message)
+      }
+      return commitSoon(a)
+    })
+
+  const errorInfo = (cause: Cause.Cause<unknown>) => {
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "Some" && isModelError(failure.value)) {
+      return { tag: failure.value._tag, message: failure.value.message, retryable: ModelError.isRetryable(failure.value) }
+    }
+    const squashed = Cause.squash(cause)
+    return { tag: "Defect", message: squashed instanceof Error ? squashed.message : String(squashed), retryable: false }
+  }
+
+  const runTurn = (a: A.Actor, turn: A.Turn) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const pinned = turn.level === undefined ? undefined : (Math.min(4, Math.max(1, Math.round(turn.level))) as Reasoning.Level)
+        const plan = Reasoning.plan(turn.messages.map((m) => m.text).join("\n\n"), {
+          ...options.reasoning,
+          pinnedLevel: pinned ?? options.reasoning?.pinnedLevel
+        })
+        const started = event(a, turn.runId, { _tag: "RunStarted", level: plan.level, model: plan.model })
+        const message: MessageRecord = {
+          id: `${turn.runId}:reply`,
+          conversationId: a.id,
+          seq: started.seq,
+          role: "assistant",
+          text: "",
+          runId: turn.runId,
+          status: "streaming",
+          interrupted: false,
+          at: started.at
+        }
+        const run: A.Run = {
+          runId: turn.runId,
+          fiber: undefined,
+          stopReason: undefined,
+          ended: yield* Deferred.make<void>(),
+          record: { id: turn.runId, conversationId: a.id, firstSeq: started.seq, status: "running", startedAt: started.at },
+          message,
+          attemptFirstSeq: undefined,
+          blocks: [],
+          draft: undefined,
+          final: undefined,
+          raw: ""
+        }
+        a.run = run
+        A.markRun(a, run.record)
+        A.markMessage(a, message)
+        // The run is in the store before the request is built (the turn's messages already are:
+        // a send is accepted only once committed).
+        const setup = yield* Effect.exit(Effect.zipRight(log.flush(a), buildRequest(a, turn.runId)))
+        const settings = a.settings ?? StreamingSettings.defaults
+        const tracker = Reasoning.track(plan)
+        const progress = (u: Reasoning.Update | undefined) => {
+          if (u === undefined) return
+          const ev = event(a, run.runId, u)
+          run.attemptFirstSeq ??= ev.seq
+          log.mark(a)
+        }
+        progress(tracker.initial())
+        const work: Effect.Effect<void, unknown> = Exit.isSuccess(setup)
+          ? model.stream(Reasoning.apply(plan, setup.value)).pipe(
+              Stream.mapChunks((chunk) => {
+                for (const ev of chunk) {
+                  if (ev._tag === "TextDelta") run.raw += ev.text
+                  else if (ev._tag === "Rollback" || ev._tag === "MessageStart") run.raw = ""
+                  progress(tracker.next(ev))
+                }
+                return chunk
+              }),
+              Stream.tapError(() => Effect.sync(() => progress(tracker.failed()))),
+              Pipeline.make(settings),
+              Stream.runForEachChunk(onChunk(a, run))
+            )
+          : Effect.failCause(setup.cause)
+        const fiber = yield* Effect.fork(restore(work))
+        run.fiber = fiber
+        if (run.stopReason !== undefined) yield* Fiber.interruptFork(fiber)
+        const awaited = yield* Effect.exit(restore(Fiber.await(fiber)))
+        const exit = Exit.isSuccess(awaited) ? awaited.value : yield* Fiber.interrupt(fiber)
+
+        let reason: RunEndReason
+        if (Exit.isSuccess(exit)) {
+          reason = "completed"
+          if (run.final === undefined) {
+            run.final = run.raw.length > 0 ? run.raw : A.visibleText(run)
+            event(a, run.runId, { _tag: "Final", text: run.final })
+          }
+          run.message = { ...run.message, text: run.final, status: "complete" }
+        } else if (Cause.isInterruptedOnly(exit.cause)) {
+          reason = run.stopReason ?? "interrupted"
+          const text = run.raw.length >= A.visibleText(run).length ? run.raw : A.visibleText(run)
+          event(a, run.runId, { _tag: "Final", text, interrupted: true })
+          run.message = { ...run.message, text, status: "interrupted", interrupted: true }
+        } else {
+          reason = "failed"
+          event(a, run.runId, { _tag: "Error", error: errorInfo(exit.cause) })
+          run.message = { ...run.message, text: run.final ?? A.visibleText(run), status: "failed" }
+        }
+        event(a, run.runId, { _tag: "RunEnded", reason })
+        run.record = { ...run.record, status: reason, endedAt: now() }
+        A.markRun(a, run.record)
+        A.markMessage(a, run.message)
+        a.run = undefined
+        yield* Effect.exit(log.flush(a))
+        yield* Deferred.succeed(run.ended, undefined)
+      })
+    )
+
+  /** The next turn, taken under the send lock (a send in the middle of its commit finishes first). */
+  const nextTurn = (a: A.Actor) =>
+    a.sendLock.withPermits(1)(
+      Effect.sync(() => {
+        const turn = a.queue?.shift()
+        if (turn === undefined) a.worker = false
+        else a.queued -= turn.messages.length
+        return turn
+      })
+    )
+
+  const drain = (a: A.Actor): Effect.Effect<void> =>
+    Effect.flatMap(nextTurn(a), (turn) => (turn === undefined ? Effect.void : Effect.zipRight(runTurn(a, turn), drain(a))))
+
+  const ensureWorker = (a: A.Actor) =>
+    Effect.suspend(() => {
+      if (a.worker) return Effect.void
+      a.worker = true
+      return Effect.asVoid(
+        Effect.forkIn(
+          Effect.scoped(Effect.zipRight(registry.lease(a.id), drain(a))).pipe(
+            // A drain that finished cleared `worker` itself, under the send lock; anything else
+            // (a failed lease, shutdown) clears it here so the next send starts a worker again.
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit)
+                ? Effect.void
+                : Effect.sync(() => {
+                    a.worker = false
+                  })
+            ),
+            Effect.catchAll((e) => Effect.logWarning(`conversation ${a.id}: worker could not start`, e.message))
+          ),
+          scope
+        )
+      )
+    })
+
+  return { event, ensureWorker }
+}
+
+const isModelError = (u: unknown): u is ModelError.ModelError =>
+  typeof u === "object" &&
+  u !== null &&
+  "_tag" in u &&
+  ["RateLimited", "Overloaded", "Internal", "Network", "Timeout", "Auth", "BadRequest"].includes((u as { _tag: string })._tag)

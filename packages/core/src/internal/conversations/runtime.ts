@@ -1,0 +1,256 @@
+/**
+ * The Conversations runtime, assembled from its single-owner parts: the registry (actors behind
+ * scoped leases, passivation), the event log (group commit off the run loop, publish after
+ * commit), the run loop (worker, runs) and each actor's fan-out (bounded outboxes, local
+ * listeners). This module holds the service operations: `send`, `stop`, `subscribe`, `history`,
+ * `list`, `owner`, and the local feed's `listen`.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, Runtime, Scope, Stream } from "effect"
+import { type Accepted, type ConversationSummary, type SendOptions, titleOf } from "../../Conversation.js"
+import { type EventsExpired, MailboxFull, StoreError } from "../../ConversationError.js"
+import type { ConversationFeedService } from "../../ConversationFeed.js"
+import type { ConversationsService, Options } from "../../Conversations.js"
+import { ConversationStore } from "../../ConversationStore.js"
+import { Model } from "../../Model.js"
+import { Outbox } from "../../Outbox.js"
+import type { ReplyEvent } from "../../ReplyEvent.js"
+import * as A from "./actor.js"
+import * as EventLog from "./eventLog.js"
+import * as Registry from "./registry.js"
+import * as RunLoop from "./runLoop.js"
+
+/** The layer options, documented on `Conversations.Options`. */
+export type RuntimeOptions = Options
+
+export const make = (options: RuntimeOptions = {}) =>
+  Effect.gen(function* () {
+    const store = yield* ConversationStore
+    const model = yield* Model
+    const scope = yield* Effect.scope
+    const clock = yield* Effect.clock
+    const runtime = yield* Effect.runtime<never>()
+    const capacity = Math.max(1, options.mailboxCapacity ?? 32)
+    const ttl = Duration.decode(options.idleTimeToLive ?? "5 minutes")
+    const now = () => clock.unsafeCurrentTimeMillis()
+
+    const log = yield* EventLog.make(store)
+    const registry = yield* Registry.make(store, log, ttl)
+    const loop = RunLoop.make({ store, model, log, registry, options, now, scope })
+
+    // ---- send ------------------------------------------------------------------------------
+
+    /**
+     * Under the actor's send lock: an earlier send with the same key answers for this one; else
+     * the message is committed, and only then queued (a failure means nothing was queued).
+     */
+    const sendLocked = (a: A.Actor, text: string, opts: SendOptions): Effect.Effect<Accepted, MailboxFull | StoreError> =>
+      Effect.gen(function* () {
+        const conversationId = a.id
+        if (opts.clientMessageId !== undefined) {
+          const found = yield* store.findClientMessage(conversationId, opts.clientMessageId)
+          if (found !== undefined) return { conversationId, messageId: found.messageId, seq: found.seq, duplicate: true }
+        }
+        if (a.queued >= capacity) return yield* Effect.fail(new MailboxFull({ conversationId, capacity }))
+        const before = { queueMode: a.queueMode, settings: a.settings, owner: a.owner, title: a.title }
+        if (opts.queueMode !== undefined) a.queueMode = opts.queueMode
+        if (opts.settings !== undefined) a.settings = opts.settings
+        if (a.owner === undefined && opts.owner !== undefined) a.owner = opts.owner
+        if (a.title === "") a.title = titleOf(text)
+        const mode = a.queueMode
+        // The worker takes turns under this lock too, so a queued turn stays queued until we are done.
+        const joined = mode === "collect" ? a.queue?.[a.queue.length - 1] : undefined
+        const turn: A.Turn = joined ?? { runId: randomUUID(), messages: [], level: undefined }
+        const messageId = randomUUID()
+        const ev = loop.event(a, turn.runId, { _tag: "UserMessage", messageId, text })
+        A.markMessage(a, {
+          id: messageId,
+          conversationId,
+          seq: ev.seq,
+          role: "user",
+          text,
+          runId: turn.runId,
+          status: "complete",
+          interrupted: false,
+          at: ev.at,
+          ...(opts.clientMessageId === undefined ? {} : { clientMessageId: opts.clientMessageId })
+        })
+        const committed = yield* Effect.exit(log.flush(a))
+        if (Exit.isFailure(committed)) {
+          // Not accepted: take the message back out of what will be retried.
+          a.pending = a.pending.filter((e) => e !== ev)
+          a.dirtyMessages?.delete(messageId)
+          if (a.nextSeq === ev.seq + 1) a.nextSeq = ev.seq
+          Object.assign(a, before)
+          return yield* Effect.failCause(committed.cause)
+        }
+        if (opts.level !== undefined) turn.level = opts.level
+        turn.messages.push({ messageId, text })
+        a.queued++
+        if (joined === undefined) {
+          a.queue ??= []
+          if (mode === "interrupt") a.queue.unshift(turn)
+          else a.queue.push(turn)
+        }
+        if (mode === "interrupt" && a.run !== undefined) {
+          a.run.stopReason ??= "interrupted"
+          if (a.run.fiber !== undefined) yield* Fiber.interruptFork(a.run.fiber)
+        }
+        yield* loop.ensureWorker(a)
+        return { conversationId, messageId, seq: ev.seq }
+      })
+
+    const send = (conversationId: string, text: string, opts: SendOptions = {}): Effect.Effect<Accepted, MailboxFull | StoreError> =>
+      Effect.scoped(Effect.flatMap(registry.lease(conversationId), (a) => a.sendLock.withPermits(1)(sendLocked(a, text, opts))))
+
+    const stop = (conversationId: string, runId?: string): Effect.Effect<boolean, StoreError> =>
+      Effect.suspend(() => {
+        const run = registry.peek(conversationId)?.run
+        if (run === undefined || (runId !== undefined && runId !== run.runId)) return Effect.succeed(false)
+        run.stopReason ??= "stopped"
+        return Effect.gen(function* () {
+          if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
+          yield* Deferred.await(run.ended)
+          return true
+        })
+      })
+
+    // ---- subscribe (Stream, bounded outbox, catch-up from the log) ---------------------------
+
+    const outboxOptions = { maxEvents: options.outboxCapacity }
+
+    const subscribe = (conversationId: string, opts?: { readonly fromSeq?: number | undefined }) =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          let last = Math.max(0, opts?.fromSeq ?? 0)
+          const a = yield* registry.lease(conversationId)
+          const box = new Outbox(outboxOptions)
+          // Live first, then the log: an event is published once committed, so whatever is not in
+          // the log yet will come live; the seq filter drops what is in both.
+          yield* Effect.acquireRelease(
+            Effect.sync(() => a.fanout.addOutbox(box)),
+            () => Effect.sync(() => a.fanout.removeOutbox(box))
+          )
+          const fresh = (events: ReadonlyArray<ReplyEvent>): Chunk.Chunk<ReplyEvent> => {
+            let i = 0
+            while (i < events.length && events[i]!.seq <= last) i++
+            if (i === events.length) return Chunk.empty()
+            const out = i === 0 ? events : events.slice(i)
+            last = out[out.length - 1]!.seq
+            return Chunk.unsafeFromArray(out as Array<ReplyEvent>)
+          }
+          const replay = fresh(yield* store.events(conversationId, last))
+          const pull: Effect.Effect<Chunk.Chunk<ReplyEvent>, Option.Option<StoreError | EventsExpired>> = Effect.suspend(() => {
+            if (box.overflowed) {
+              // The reader fell more than the outbox behind: read on from the log (everything
+              // published is committed), then live again.
+              box.reset()
+              return store.events(conversationId, last).pipe(Effect.map(fresh), Effect.mapError(Option.some))
+            }
+            const waiting = box.takeAll()
+            if (waiting.length > 0) return Effect.succeed(fresh(waiting))
+            if (box.closed) return Effect.fail(Option.none())
+            return Effect.zipRight(box.wait, pull)
+          })
+          return Stream.concat(Stream.fromChunk(replay), Stream.repeatEffectChunkOption(pull))
+        })
+      )
+
+    // ---- the local feed: callback listeners (no fiber, queue or Stream per listener) ----------
+
+    const listen: ConversationFeedService["listen"] = (conversationId, opts, onEvents) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const fromSeq = Math.max(0, opts?.fromSeq ?? 0)
+          const leaseScope = yield* Scope.make()
+          const release = () => Runtime.runFork(runtime)(Scope.close(leaseScope, Exit.void))
+          const a = yield* restore(registry.lease(conversationId)).pipe(
+            Scope.extend(leaseScope),
+            Effect.onError(() => Effect.sync(release))
+          )
+          let buffered: Array<ReplyEvent> | undefined = []
+          let last = fromSeq
+          let listening = true
+          const unlisten = () => {
+            if (!listening) return
+            listening = false
+            a.fanout.removeListener(listener)
+            release()
+          }
+          const push = (events: ReadonlyArray<ReplyEvent>) => {
+            if (!listening) return
+            try {
+              onEvents(events)
+            } catch {
+              unlisten() // a broken listener must not break the commit that publishes
+            }
+          }
+          const listener = (events: ReadonlyArray<ReplyEvent>) => {
+            if (buffered !== undefined) {
+              for (const ev of events) buffered.push(ev)
+              return
+            }
+            let i = 0
+            while (i < events.length && events[i]!.seq <= last) i++
+            if (i === events.length) return
+            const out = i === 0 ? events : events.slice(i)
+            last = out[out.length - 1]!.seq
+            push(out)
+          }
+          a.fanout.addListener(listener)
+          const logged = yield* restore(store.events(conversationId, fromSeq)).pipe(Effect.onError(() => Effect.sync(unlisten)))
+          const replay: Array<ReplyEvent> = []
+          for (const source of [logged, buffered]) {
+            for (const ev of source) {
+              if (ev.seq <= last) continue
+              replay.push(ev)
+              last = ev.seq
+            }
+          }
+          buffered = undefined
+          if (replay.length > 0) push(replay)
+          return unlisten
+        })
+      )
+
+    // ---- reads -----------------------------------------------------------------------------
+
+    /** The stored history; a reply being written shows its live text (its row lags, see runLoop). */
+    const history = (conversationId: string) =>
+      Effect.map(store.history(conversationId), (ms) => {
+        const run = registry.peek(conversationId)?.run
+        if (run === undefined) return ms
+        const id = run.message.id
+        return ms.map((m) => (m.messageId === id && m.status === "streaming" ? { ...m, text: run.final ?? A.visibleText(run) } : m))
+      })
+
+    const list = (opts?: { readonly owner?: string | undefined }) =>
+      Effect.map(store.list(opts), (rows): ReadonlyArray<ConversationSummary> =>
+        rows.map((r) => {
+          const a = registry.peek(r.conversationId)
+          if (a === undefined) return r
+          return { ...r, lastSeq: Math.max(r.lastSeq, a.nextSeq - 1), running: a.run !== undefined || a.queued > 0 }
+        })
+      )
+
+    const owner = (conversationId: string) =>
+      Effect.suspend(() => {
+        const a = registry.peek(conversationId)
+        if (a?.owner !== undefined) return Effect.succeed(a.owner)
+        return Effect.map(store.load(conversationId), (r) => r?.owner)
+      })
+
+    const service: ConversationsService = { send, stop, subscribe, history, list, owner }
+    const feed: ConversationFeedService = { listen }
+    return {
+      service,
+      feed,
+      /** Active (not passivated) actors; for tests and benches. */
+      active: () => registry.size(),
+      isActive: (id: string) => registry.peek(id) !== undefined,
+      /** Activate an actor without sending (benches). */
+      activate: (id: string) => Effect.scoped(Effect.asVoid(registry.lease(id)))
+    }
+  })
