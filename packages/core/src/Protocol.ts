@@ -22,6 +22,8 @@ export type Compression = typeof Compression.Type
 
 const RequestId = Schema.Union(Schema.String, Schema.Number)
 const ConversationId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+/** A client's idempotency key for a send: a retry with the same key returns the first acceptance. */
+export const ClientMessageId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
 // ---------------------------------------------------------------------------------------------
 // client → server
@@ -44,7 +46,8 @@ export const Send = Schema.Struct({
   id: RequestId,
   conversationId: ConversationId,
   text: Schema.String.pipe(Schema.minLength(1)),
-  queueMode: Schema.optional(QueueMode)
+  queueMode: Schema.optional(QueueMode),
+  clientMessageId: Schema.optional(ClientMessageId)
 })
 export const Stop = Schema.Struct({
   type: Schema.Literal("stop"),

@@ -5,6 +5,7 @@
 import { HttpIncomingMessage, HttpLayerRouter, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ReplyEvent } from "@sluice/core"
 import { QueueMode } from "@sluice/core/Conversations"
+import * as Protocol from "@sluice/core/Protocol"
 import { Deferred, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
@@ -71,7 +72,11 @@ const handle = <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerRespons
 
 const json = (value: unknown, status = 200) => HttpServerResponse.unsafeJson(value, { status })
 
-const SendBody = Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1)), queueMode: Schema.optional(QueueMode) })
+const SendBody = Schema.Struct({
+  text: Schema.String.pipe(Schema.minLength(1)),
+  queueMode: Schema.optional(QueueMode),
+  clientMessageId: Schema.optional(Protocol.ClientMessageId)
+})
 
 /** `id: seq`, `event: <tag>`, `data: <json>`. */
 export const sseEvent = (ev: ReplyEvent.ReplyEvent): string => `id: ${ev.seq}\nevent: ${ev._tag}\ndata: ${JSON.stringify(ev)}\n\n`
@@ -106,7 +111,11 @@ export const routes = (state: State) => {
         const who = yield* principal(state)
         const id = yield* conversationId
         const b = yield* body(state, SendBody)
-        const accepted = yield* Requests.send(state, who, id, b.text, b.queueMode)
+        // The key in the body, or the conventional `Idempotency-Key` header.
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const header = request.headers["idempotency-key"]
+        const key = b.clientMessageId ?? (header !== undefined && header !== "" ? header.slice(0, 200) : undefined)
+        const accepted = yield* Requests.send(state, who, id, b.text, b.queueMode, key)
         return json(accepted, 202)
       })
     )

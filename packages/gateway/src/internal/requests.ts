@@ -48,7 +48,8 @@ export const send = (
   principal: string,
   conversationId: string,
   text: string,
-  queueMode?: Conversations.QueueMode
+  queueMode?: Conversations.QueueMode,
+  clientMessageId?: string
 ): Effect.Effect<Conversations.Accepted, Refused> =>
   Effect.gen(function* () {
     if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
@@ -63,6 +64,7 @@ export const send = (
       .send(conversationId, text, {
         owner: principal,
         ...(queueMode !== undefined ? { queueMode } : {}),
+        ...(clientMessageId !== undefined ? { clientMessageId } : {}),
         ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
       })
       .pipe(

@@ -278,7 +278,7 @@ export const make = (state: State, path = "/v1/ws") =>
           case "ping":
             return this.write({ type: "res", id: req.id, ok: true, result: { now: Date.now() } })
           case "send":
-            return this.respond(req.id, Requests.send(state, principal, req.conversationId, req.text, req.queueMode))
+            return this.respond(req.id, Requests.send(state, principal, req.conversationId, req.text, req.queueMode, req.clientMessageId))
           case "stop":
             return this.respond(req.id, Requests.stop(state, principal, req.conversationId, req.runId))
           case "history":

@@ -19,6 +19,11 @@ export class Fanout {
     return this.boxes.size + this.listeners.size
   }
 
+  /** Events waiting in each outbox (tests: the bound holds). */
+  outboxLengths(): Array<number> {
+    return [...this.boxes].map((b) => b.length)
+  }
+
   addOutbox(box: Outbox): void {
     this.boxes.add(box)
   }

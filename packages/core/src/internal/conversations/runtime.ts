@@ -250,6 +250,8 @@ export const make = (options: RuntimeOptions = {}) =>
       /** Active (not passivated) actors; for tests and benches. */
       active: () => registry.size(),
       isActive: (id: string) => registry.peek(id) !== undefined,
+      /** Events waiting in each subscriber's outbox of an active conversation (tests). */
+      outboxLengths: (id: string) => registry.peek(id)?.fanout.outboxLengths() ?? [],
       /** Activate an actor without sending (benches). */
       activate: (id: string) => Effect.scoped(Effect.asVoid(registry.lease(id)))
     }

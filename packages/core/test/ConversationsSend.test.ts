@@ -1,0 +1,167 @@
+/**
+ * `send` means what it says (accepted only once committed; a failure means not queued), a client
+ * idempotency key makes a retry return the first acceptance, and a stalled subscriber costs a
+ * bounded outbox and misses nothing.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock } from "effect"
+import fc from "fast-check"
+import { ConversationError, ConversationStore, Conversations, type ReplyEvent } from "../src/index.js"
+import * as runtime from "../src/internal/conversations/runtime.js"
+import * as SqliteStore from "../src/sqlite/SqliteStore.js"
+import { collect, expectContiguous, setup } from "./fixtures/harness.js"
+import { answer, makeModel } from "./fixtures/testModel.js"
+
+const userMessages = (evs: ReadonlyArray<ReplyEvent.ReplyEvent>) => evs.filter((e) => e._tag === "UserMessage")
+
+describe("Conversations.send", () => {
+  it.scoped("a send whose commit fails is not queued: no run, no message, and the next send works", () =>
+    Effect.gen(function* () {
+      const model = makeModel((_, n) => answer([`reply ${n}`]))
+      const ctx = yield* Layer.build(Layer.merge(model.layer, SqliteStore.layerMemory({ compactDrafts: false })))
+      const real = Context.get(ctx, ConversationStore.ConversationStore)
+      let failing = true
+      const broken = new ConversationError.StoreError({ message: "disk full" })
+      const store: ConversationStore.ConversationStoreService = {
+        ...real,
+        commit: (c) => (failing ? Effect.fail(broken) : real.commit(c)),
+        commitMany: (cs) => (failing ? Effect.fail(broken) : real.commitMany(cs))
+      }
+      const rt = yield* runtime.make({}).pipe(
+        Effect.provide(Context.add(ctx, ConversationStore.ConversationStore, store))
+      )
+      const refused = yield* Effect.flip(rt.service.send("c", "lost"))
+      expect(refused._tag).toBe("StoreError")
+      yield* TestClock.adjust("1 second")
+      expect(model.rec.requests.length).toBe(0) // nothing ran
+      failing = false
+      const sub = yield* collect(rt.service, "c")
+      const accepted = yield* rt.service.send("c", "kept")
+      yield* TestClock.adjust("1 second")
+      const evs = yield* Fiber.join(sub)
+      expect(userMessages(evs).map((e) => e.text)).toEqual(["kept"])
+      expect(accepted.seq).toBe(1) // the refused message left no seq behind
+      expect(expectContiguous(evs)).toBe(true)
+      expect((yield* rt.service.history("c")).map((m) => m.text)).toEqual(["kept", "reply 0"])
+      expect(model.rec.requests.length).toBe(1)
+    }))
+
+  it.scopedLive("idempotent sends (property): a retried clientMessageId returns the first acceptance and never runs twice", () =>
+    Effect.gen(function* () {
+      const { svc, store, model } = yield* setup((_, n) => answer([`r${n}`]), { compactDrafts: false, mailboxCapacity: 100 })
+      let caseNo = 0
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }), { minLength: 1, maxLength: 20 }),
+            fc.constantFrom("followup" as const, "collect" as const),
+            (keys, queueMode) =>
+              Effect.runPromise(
+                Effect.gen(function* () {
+                  const id = `case-${caseNo++}`
+                  const requestsBefore = model.requests.length
+                  const first = new Map<number, { messageId: string; seq: number }>()
+                  let expected = 0
+                  for (const k of keys) {
+                    const accepted = yield* svc.send(id, `message ${k ?? "no key"}`, {
+                      queueMode,
+                      ...(k === undefined ? {} : { clientMessageId: `key-${k}` })
+                    })
+                    if (k === undefined || !first.has(k)) {
+                      expected++
+                      expect(accepted.duplicate ?? false).toBe(false)
+                      if (k !== undefined) first.set(k, { messageId: accepted.messageId, seq: accepted.seq })
+                    } else {
+                      expect(accepted.duplicate).toBe(true)
+                      expect({ messageId: accepted.messageId, seq: accepted.seq }).toEqual(first.get(k))
+                    }
+                  }
+                  // wait until nothing is queued or running any more
+                  const idle = Effect.map(svc.list(), (cs) => cs.find((c) => c.conversationId === id)?.running === false)
+                  for (let i = 0; i < 2000 && !(yield* idle); i++) yield* Effect.sleep("5 millis")
+                  const history = yield* svc.history(id)
+                  yield* Effect.sleep("30 millis")
+                  const logged = yield* store.events(id, 0)
+                  expect(userMessages(logged).length).toBe(expected)
+                  expect(history.filter((m) => m.role === "user").length).toBe(expected)
+                  const runs = logged.filter((e) => e._tag === "RunEnded").length
+                  // each message its own run (followup), or fewer runs collecting them (collect); never more
+                  if (queueMode === "followup") expect(runs).toBe(expected)
+                  else expect(runs).toBeLessThanOrEqual(expected)
+                  expect(model.requests.length - requestsBefore).toBe(runs)
+                })
+              )
+          ),
+          { numRuns: 25 }
+        )
+      )
+    }), 120_000)
+
+  it.scoped("a clientMessageId survives a restart: the retry after reopening is still a duplicate", () =>
+    Effect.gen(function* () {
+      const dataDir = mkdtempSync(join(tmpdir(), "sluice-idem-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+      const open = () => {
+        const model = makeModel(() => answer(["ok"]))
+        return SqliteStore.layerConversations({ dataDir }).pipe(Layer.provide(model.layer))
+      }
+      const s1 = yield* Scope.make()
+      const c1 = yield* Layer.buildWithScope(open(), s1)
+      const a1 = yield* Context.get(c1, Conversations.Conversations).send("c", "hello", { clientMessageId: "tg:1:42:7" })
+      yield* Scope.close(s1, Exit.void)
+      const c2 = yield* Layer.build(open())
+      const a2 = yield* Context.get(c2, Conversations.Conversations).send("c", "hello", { clientMessageId: "tg:1:42:7" })
+      expect(a2).toEqual({ ...a1, duplicate: true })
+    }))
+})
+
+describe("Conversations.subscribe: bounded outbox", () => {
+  it.live("a stalled reader (property) holds at most outboxCapacity events, then gets every event exactly once, in order", () =>
+    Effect.gen(function* () {
+      let caseNo = 0
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 5, max: 150 }), (capacity, deltas) =>
+            Effect.runPromise(
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const id = `s-${caseNo++}`
+                  const pieces = Array.from({ length: deltas }, (_, i) => `d${i} `)
+                  const { rt, svc, store } = yield* setup(() => answer(pieces), { compactDrafts: false, outboxCapacity: capacity })
+                  yield* svc.send(id, "go")
+                  const pull = yield* Stream.toPull(svc.subscribe(id))
+                  const got: Array<ReplyEvent.ReplyEvent> = [...Chunk.toReadonlyArray(yield* pull)] // the replay; then it stalls
+                  // an oracle that looks at the stalled reader's outbox after every event published
+                  let most = 0
+                  const oracle = yield* svc.subscribe(id).pipe(
+                    Stream.tap(() =>
+                      Effect.sync(() => {
+                        for (const n of rt.outboxLengths(id)) most = Math.max(most, n)
+                      })
+                    ),
+                    Stream.takeUntil((e) => e._tag === "RunEnded"),
+                    Stream.runDrain,
+                    Effect.fork
+                  )
+                  yield* Fiber.join(oracle)
+                  expect(most).toBeLessThanOrEqual(capacity)
+                  while (got.at(-1)?._tag !== "RunEnded") {
+                    const next = yield* Effect.either(pull)
+                    if (next._tag === "Left") throw new Error(`stream ended early: ${String(Option.getOrUndefined(next.left))}`)
+                    got.push(...Chunk.toReadonlyArray(next.right))
+                  }
+                  const logged = yield* store.events(id, 0)
+                  expect(got.map((e) => e.seq)).toEqual(logged.map((e) => e.seq))
+                  expect(expectContiguous(got)).toBe(true)
+                })
+              )
+            )
+          ),
+          { numRuns: 20 }
+        )
+      )
+    }), 120_000)
+})
