@@ -59,6 +59,30 @@ describe("sluice send", () => {
     expect(new Set(events.map((e) => e.runId)).size).toBe(1)
   })
 
+  it("embedded on a data directory a running gateway holds: refused at once, naming its pid and the --remote URL; nothing written", async () => {
+    using dir = tempDir()
+    const data = `${dir.path}/gw`
+    const gw = startGateway(data)
+    try {
+      const base = await gw.url
+      const before = await sluice(["send", "first, over the wire", "--remote", base, "--conversation", "X"])
+      expect(before.code, before.stderr).toBe(0)
+      const refused = await sluice(["send", "hi", "--data-dir", data, "--conversation", "X"])
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr).toContain(`pid ${gw.child.pid}`)
+      expect(refused.stderr).toContain(`--remote ${base}`)
+      expect(noStack(refused.stderr)).toBe(true)
+      // the gateway is unharmed: the next post to X works (no duplicate seqs, no 500)
+      const after = await sluice(["send", "second, over the wire", "--remote", base, "--conversation", "X", "--json"])
+      expect(after.code, after.stderr).toBe(0)
+      const events = after.stdout.trim().split("\n").map((l) => JSON.parse(l) as Event)
+      expect(events.at(-1)).toMatchObject({ _tag: "RunEnded", reason: "completed" })
+    } finally {
+      gw.child.kill("SIGTERM")
+    }
+    expect(await gw.exited).toBe(143)
+  })
+
   it("remote: against a running gateway (reply, then SIGTERM stops it cleanly); a bad token or no gateway is exit 4", async () => {
     using dir = tempDir()
     const gw = startGateway(`${dir.path}/gw`, { SLUICE_TOKEN: "secret-token" })

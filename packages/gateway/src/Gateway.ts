@@ -19,6 +19,7 @@ import type { StreamingSettings } from "@sluice/core/StreamingSettings"
 import { Console, Context, Duration, Effect, Layer, Runtime } from "effect"
 import { type Channel, ChannelAccounts, ChannelHub } from "@sluice/channels"
 import * as Auth from "./Auth.js"
+import * as Discovery from "./Discovery.js"
 import * as Webhooks from "./Webhooks.js"
 import * as HttpRoutes from "./internal/http.js"
 import * as OpenAi from "./internal/openai.js"
@@ -249,10 +250,11 @@ export const run = (options: RunOptions = {}) =>
       Layer.provideMerge(CoreRuntime.layer({ config, dataDir: o.dataDir }))
     )
     return yield* Layer.launch(
-      Layer.effectDiscard(
+      Layer.scopedDiscard(
         Effect.gen(function* () {
           const info = yield* Gateway
           const model = yield* Model.Model
+          yield* Discovery.announce(o.dataDir, info.url)
           options.onListening?.(info)
           if (options.announce !== false) {
             const offline = /offline/i.test(model.name)

@@ -1,5 +1,6 @@
 /** The Conversations runtime in this process, on the gateway's data directory (SQLite). */
 import * as Auth from "@sluice/gateway/Auth"
+import * as Discovery from "@sluice/gateway/Discovery"
 import * as Gateway from "@sluice/gateway/Gateway"
 import * as Config from "@sluice/core/Config"
 import * as Conversations from "@sluice/core/Conversations"
@@ -21,7 +22,21 @@ export const make = (o: EmbeddedOptions): Effect.Effect<Session, { readonly _tag
     const dataDir = Gateway.resolveRunOptions({ dataDir: o.dataDir }, o.config).dataDir
     const context = yield* Layer.build(
       Runtime.layer({ config: o.config, dataDir })
-    ).pipe(Effect.mapError((e) => ({ _tag: e._tag, message: "message" in e ? String(e.message) : String(e) })))
+    ).pipe(
+      Effect.mapError((e) => {
+        if (e._tag !== "DataDirLocked") return { _tag: e._tag, message: "message" in e ? String(e.message) : String(e) }
+        // A running gateway owns the directory: say where it is, so the same command works with --remote.
+        const running = Discovery.runningOn(dataDir)
+        return {
+          _tag: e._tag,
+          message:
+            running !== undefined && running.pid === e.pid
+              ? `a gateway (pid ${e.pid}) is running on the data directory ${dataDir} and serves ${running.url}; ` +
+                `run the same command with --remote ${running.url} (an embedded command cannot share the directory with it)`
+              : e.message
+        }
+      })
+    )
     const conversations = Context.get(context, Conversations.Conversations)
     const model = Context.get(context, Model.Model)
     const settings = Config.resolve(o.config, { agentId: o.agentId })
