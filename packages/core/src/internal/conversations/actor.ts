@@ -68,6 +68,11 @@ export interface Actor {
   dirtyMessages: Map<string, MessageRecord> | undefined
   dirtyRuns: Map<string, RunRecord> | undefined
   dirtyConversation: boolean
+  /**
+   * The running reply's row needs its text rebuilt (a Block, Final or Rollback arrived). Rebuilt
+   * once per commit, not per payload: joining a long reply per block is O(n²).
+   */
+  replyDirty: boolean
 }
 
 export const EMPTY: ReadonlyArray<ReplyEvent> = []
@@ -93,7 +98,8 @@ export const fromRecord = (id: string, record: ConversationRecord | undefined, n
   inFlight: EMPTY,
   dirtyMessages: undefined,
   dirtyRuns: undefined,
-  dirtyConversation: false
+  dirtyConversation: false,
+  replyDirty: false
 })
 
 export const toRecord = (a: Actor): ConversationRecord => ({

@@ -46,6 +46,7 @@ const afterIo: Effect.Effect<void> = Effect.async<void>((resume) => {
 })
 
 const hasDirty = (a: A.Actor) =>
+  a.replyDirty ||
   a.dirtyConversation || a.pending.length > 0 || a.dirtyMessages !== undefined || a.dirtyRuns !== undefined
 
 const storeErrorOf = (cause: Cause.Cause<StoreError>): StoreError => {
@@ -88,6 +89,14 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
     /** Moves what the actor has not yet committed into a commit (in seq order); undefined if nothing. */
     const take = (a: A.Actor) => {
       if (!hasDirty(a)) return undefined
+      if (a.replyDirty) {
+        a.replyDirty = false
+        const run = a.run
+        if (run !== undefined) {
+          run.message = { ...run.message, text: run.final ?? A.visibleText(run) }
+          A.markMessage(a, run.message)
+        }
+      }
       const events = a.pending
       const messages = a.dirtyMessages
       const runs = a.dirtyRuns

@@ -10,16 +10,16 @@
  *
  * @internal
  */
-import { Cause, type Chunk, Deferred, Effect, Exit, Fiber, type Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import type { MessageRecord } from "../../Conversation.js"
 import type { ConversationStoreService } from "../../ConversationStore.js"
 import type { Options } from "../../Conversations.js"
 import type { ChatMessage, ModelRequest, ModelService } from "../../Model.js"
 import * as ModelError from "../../ModelError.js"
-import * as Pipeline from "../../Pipeline.js"
 import * as Reasoning from "../../Reasoning.js"
 import { applyDraft, type Payload, type ReplyEvent, type RunEndReason } from "../../ReplyEvent.js"
 import * as StreamingSettings from "../../StreamingSettings.js"
+import * as PipelineDriver from "../pipelineDriver.js"
 import * as A from "./actor.js"
 import type { EventLog } from "./eventLog.js"
 import type { Registry } from "./registry.js"
@@ -55,13 +55,6 @@ export const make = (deps: {
     return ev
   }
 
-  /** Next group commit; waits only when the backlog is too large. */
-  const commitSoon = (a: A.Actor): Effect.Effect<void, unknown> => {
-    if (log.backlog(a) > MAX_BACKLOG) return log.flush(a)
-    log.mark(a)
-    return Effect.void
-  }
-
   const buildRequest = (a: A.Actor, runId: string) =>
     Effect.map(store.messages(a.id), (stored): ModelRequest => {
       const later = new Set(a.queue?.map((t) => t.runId))
@@ -80,44 +73,45 @@ export const make = (deps: {
       return options.system === undefined ? { messages } : { messages, system: options.system }
     })
 
-  const onChunk = (a: A.Actor, run: A.Run) => (chunk: Chunk.Chunk<Payload>) =>
-    Effect.suspend(() => {
-      // The reply's row is rewritten (whole text) only when a Block, Final or Rollback arrives, not
-      // per Draft: per delta that is O(n²) bytes for a long reply. The Drafts in the log hold the
-      // rest; crash recovery rebuilds the partial text from them (see the SQLite store's `recover`).
-      let rewrite = false
-      for (const p of chunk) {
-        switch (p._tag) {
-          case "Rollback": {
-            const discardFromSeq = run.attemptFirstSeq ?? a.nextSeq
-            event(a, run.runId, { _tag: "Rollback", discardFromSeq, attempt: p.attempt, reason: p.reason })
-            run.attemptFirstSeq = undefined
-            run.blocks = []
-            run.draft = undefined
+  /** Payloads → events (synchronous: the pipeline driver calls it from the run and its idle timer). */
+  const onPayloads = (a: A.Actor, run: A.Run) => (chunk: ReadonlyArray<Payload>) => {
+    // The reply's row is rewritten (whole text) only when a Block, Final or Rollback arrives, not
+    // per Draft: per delta that is O(n²) bytes for a long reply. The Drafts in the log hold the
+    // rest; crash recovery rebuilds the partial text from them (see the SQLite store's `recover`).
+    let rewrite = false
+    for (const p of chunk) {
+      switch (p._tag) {
+        case "Rollback": {
+          const discardFromSeq = run.attemptFirstSeq ?? a.nextSeq
+          event(a, run.runId, { _tag: "Rollback", discardFromSeq, attempt: p.attempt, reason: p.reason })
+          run.attemptFirstSeq = undefined
+          run.blocks = []
+          run.draft = undefined
+          rewrite = true
+          break
+        }
+        case "Final":
+          run.final = p.text
+          event(a, run.runId, p)
+          rewrite = true
+          break
+        default: {
+          const ev = event(a, run.runId, p)
+          run.attemptFirstSeq ??= ev.seq
+          if (p._tag === "Block") {
+            run.blocks.push(p.text)
             rewrite = true
-            break
-          }
-          case "Final":
-            run.final = p.text
-            event(a, run.runId, p)
-            rewrite = true
-            break
-          default: {
-            const ev = event(a, run.runId, p)
-            run.attemptFirstSeq ??= ev.seq
-            if (p._tag === "Block") {
-              run.blocks.push(p.text)
-              rewrite = true
-            } else if (p._tag === "Draft") run.draft = applyDraft(run.draft ?? "", p)
-          }
+          } else if (p._tag === "Draft") run.draft = applyDraft(run.draft ?? "", p)
         }
       }
-      if (rewrite) {
-        run.message = { ...run.message, text: run.final ?? A.visibleText(run) }
-        A.markMessage(a, run.message)
-      }
-      return commitSoon(a)
-    })
+    }
+    if (rewrite) a.replyDirty = true
+    log.mark(a)
+  }
+
+  /** Backpressure after a chunk: wait for the writer only when the backlog is too large. */
+  const backpressure = (a: A.Actor): Effect.Effect<void, unknown> =>
+    Effect.suspend(() => (log.backlog(a) > MAX_BACKLOG ? log.flush(a) : Effect.void))
 
   const errorInfo = (cause: Cause.Cause<unknown>) => {
     const failure = Cause.failureOption(cause)
@@ -177,19 +171,18 @@ export const make = (deps: {
         }
         progress(tracker.initial())
         const work: Effect.Effect<void, unknown> = Exit.isSuccess(setup)
-          ? model.stream(Reasoning.apply(plan, setup.value)).pipe(
-              Stream.mapChunks((chunk) => {
+          ? PipelineDriver.run(settings, model.stream(Reasoning.apply(plan, setup.value)), {
+              onInput: (chunk) => {
                 for (const ev of chunk) {
                   if (ev._tag === "TextDelta") run.raw += ev.text
                   else if (ev._tag === "Rollback" || ev._tag === "MessageStart") run.raw = ""
                   progress(tracker.next(ev))
                 }
-                return chunk
-              }),
-              Stream.tapError(() => Effect.sync(() => progress(tracker.failed()))),
-              Pipeline.make(settings),
-              Stream.runForEachChunk(onChunk(a, run))
-            )
+              },
+              onInputFailure: () => progress(tracker.failed()),
+              emit: onPayloads(a, run),
+              afterEmit: backpressure(a)
+            })
           : Effect.failCause(setup.cause)
         const fiber = yield* Effect.fork(restore(work))
         run.fiber = fiber
