@@ -48,7 +48,9 @@ const startTarget = async (target: "floor" | "gateway", fakeUrl: string, dir: st
   const config = join(dir, "sluice.json")
   writeFileSync(config, JSON.stringify({ gateway: { limits: { maxRunsPerPrincipal: 100_000, messagesPerSecond: 1000, burst: 1000 } } }))
   const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "prof")}`] : []
-  const proc = start([...flags, join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config], env, dir)
+  // Profiling runs the sources (SLUICE_NO_BUNDLE) so each frame's file says which category it is in.
+  const genv = { ...env, ...(profile ? { SLUICE_NO_BUNDLE: "1" } : {}), ...(process.env.GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEWAY_NODE_OPTIONS } : {}) }
+  const proc = start([...flags, join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config], genv, dir)
   await proc.line((l) => l.includes(`:${port}`), 60_000)
   return { proc, url: `ws://127.0.0.1:${port}/v1/ws` }
 }

@@ -59,6 +59,8 @@ export interface Summary {
   readonly busyMs: number
   /** Our own busiest functions: [name (file:line), share of busy time]. */
   readonly topOurs: ReadonlyArray<readonly [string, number]>
+  /** The busiest functions left in "other", to see what the categories miss. */
+  readonly topOther: ReadonlyArray<readonly [string, number]>
 }
 
 export const shares = (p: CpuProfile, top = 8): Summary => {
@@ -66,6 +68,7 @@ export const shares = (p: CpuProfile, top = 8): Summary => {
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
   const total: Record<Category, number> = { effect: 0, gc: 0, sqlite: 0, sockets: 0, sdk: 0, ours: 0, idle: 0, other: 0 }
   const ours = new Map<string, number>()
+  const other = new Map<string, number>()
   for (const [id, t] of self) {
     const node = byId.get(id)
     if (node === undefined) continue
@@ -75,13 +78,16 @@ export const shares = (p: CpuProfile, top = 8): Summary => {
       const file = node.callFrame.url.replace(/^.*\/packages\//, "")
       const key = `${node.callFrame.functionName || "(anonymous)"} (${file}:${(node.callFrame.lineNumber ?? 0) + 1})`
       ours.set(key, (ours.get(key) ?? 0) + t)
+    } else if (c === "other") {
+      const key = `${node.callFrame.functionName || "(anonymous)"} (${node.callFrame.url.replace(/^.*node_modules\//, "") || "native"})`
+      other.set(key, (other.get(key) ?? 0) + t)
     }
   }
   const busy = categories.filter((c) => c !== "idle").reduce((s, c) => s + total[c], 0)
   const share = (t: number) => (busy === 0 ? 0 : t / busy)
   const result = Object.fromEntries(categories.map((c) => [c, c === "idle" ? 0 : share(total[c])])) as Record<Category, number>
-  const topOurs = [...ours].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, t]) => [k, share(t)] as const)
-  return { shares: result, busyMs: busy / 1000, topOurs }
+  const ranked = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, t]) => [k, share(t)] as const)
+  return { shares: result, busyMs: busy / 1000, topOurs: ranked(ours), topOther: ranked(other) }
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`
@@ -93,5 +99,11 @@ export const summarise = (file: string): string => {
     .filter((c) => c !== "idle")
     .map((c) => `${c} ${pct(s.shares[c])}`)
     .join(", ")
-  return [`  busy ${s.busyMs.toFixed(0)} ms: ${line}`, ...s.topOurs.map(([k, v]) => `    ${pct(v)}  ${k}`)].join("\n")
+  return [
+    `  busy ${s.busyMs.toFixed(0)} ms: ${line}`,
+    "  ours, busiest:",
+    ...s.topOurs.map(([k, v]) => `    ${pct(v)}  ${k}`),
+    "  other, busiest:",
+    ...s.topOther.map(([k, v]) => `    ${pct(v)}  ${k}`)
+  ].join("\n")
 }

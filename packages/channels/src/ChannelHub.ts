@@ -4,13 +4,24 @@
  * Inbound: every message (pulled by an adapter's `inbound` stream, or pushed through a webhook)
  * becomes `Conversations.send(conversationId, text, { owner, settings })` with
  * `conversationId = <channel>:<account>:<chat>[:<thread>]`, `owner = <channel>:<account>` and the
- * settings `Config.resolve(config, { agentId, channel, accountId })` gives. The first message of a
- * conversation starts its delivery: a subscription from that message's seq, delivered to the chat
- * by `ChannelDelivery` until the hub closes (one delivery fiber per conversation, so replies of
+ * settings `Config.resolve(config, { agentId, channel, accountId })` gives. A message starts its
+ * conversation's delivery unless one is running: a subscription from that message's seq, delivered
+ * to the chat by `ChannelDelivery` (one delivery per conversation at a time, so replies of
  * successive messages stay in order).
  *
+ * **A delivery ends when its conversation has answered everything.** A delivery reads from its
+ * first message's `UserMessage` on; each `UserMessage` names the run that answers it (`runId`:
+ * its own turn, or the queued turn it was collected into), so the delivery stops at a `RunEnded`
+ * once every run it has seen a message for has ended and that `RunEnded` comes after the last
+ * message handed to it (so a message committed just before a `RunEnded` the delivery has not read
+ * yet still holds it open). It then releases its subscription, so the conversation passivates like
+ * any other; the next message starts a new delivery from its own seq (after the previous one has
+ * finished sending). The decision and the hand-over are synchronous on one map, so every message
+ * is answered exactly once. The map holds only deliveries in progress.
+ *
  * Chat commands handled here, not sent to the model: `/reasoning stream` | `/reasoning off`
- * (show reasoning in the Telegram draft).
+ * (show reasoning in the Telegram draft). The choice is kept for the most recent
+ * {@link MAX_CHAT_PREFERENCES} chats; past that the oldest choice is forgotten (back to off).
  *
  * Webhooks: `webhook(channel, account, request)` runs the adapter's pure verification/parsing and
  * hands the messages it yields to `receive` — a request that fails verification never reaches a
@@ -18,8 +29,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Conversations } from "@sluice/core"
-import { Context, Effect, FiberMap, Layer, type Scope, Stream } from "effect"
+import { Config, Conversations, type ReplyEvent } from "@sluice/core"
+import { Context, Effect, Fiber, FiberSet, Layer, type Scope, Stream } from "effect"
 import { type Adapter, conversationId, type InboundMessage, ownerOf } from "./Channel.js"
 import * as ChannelDelivery from "./ChannelDelivery.js"
 import type { WebhookRequest, WebhookResult } from "./Webhook.js"
@@ -37,6 +48,35 @@ export interface Service {
   /** Handles one inbound message; undefined when it was a chat command. */
   readonly receive: (message: InboundMessage) => Effect.Effect<Conversations.Accepted | undefined, Conversations.MailboxFull | Conversations.StoreError>
   readonly webhook: (channel: string, accountId: string, request: WebhookRequest) => Effect.Effect<WebhookResult>
+  /** Deliveries in progress (conversations still answering); 0 once every chat has its replies. */
+  readonly deliveries: () => number
+}
+
+/** Chats whose `/reasoning` choice is remembered (least recently set forgotten first). */
+export const MAX_CHAT_PREFERENCES = 10_000
+
+interface Delivery {
+  /** Seq of the last message handed to this delivery. */
+  lastAccepted: number
+  /** Its stop rule has fired: a later message needs a new delivery. */
+  ending: boolean
+  fiber: Fiber.RuntimeFiber<void> | undefined
+}
+
+/** The events a delivery answers: through the `RunEnded` that leaves none of its messages unanswered. */
+const untilAnswered = (d: Delivery) => (events: Stream.Stream<ReplyEvent.ReplyEvent, unknown>) => {
+  const waiting = new Set<string>()
+  return Stream.takeUntil(events, (e) => {
+    if (e._tag === "UserMessage") waiting.add(e.runId)
+    else if (e._tag === "RunEnded") {
+      waiting.delete(e.runId)
+      if (waiting.size === 0 && e.seq > d.lastAccepted) {
+        d.ending = true
+        return true
+      }
+    }
+    return false
+  })
 }
 
 export class ChannelHub extends Context.Tag("@sluice/channels/ChannelHub")<ChannelHub, Service>() {}
@@ -48,8 +88,14 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
   Effect.gen(function* () {
     const conversations = yield* Conversations.Conversations
     const byKey = new Map(options.adapters.map((a) => [key(a.channel, a.accountId), a]))
-    const deliveries = yield* FiberMap.make<string>()
+    const fibers = yield* FiberSet.make<void>()
+    const deliveries = new Map<string, Delivery>()
     const reasoning = new Map<string, boolean>()
+    const setReasoning = (id: string, on: boolean) => {
+      reasoning.delete(id)
+      reasoning.set(id, on)
+      if (reasoning.size > MAX_CHAT_PREFERENCES) reasoning.delete(reasoning.keys().next().value as string)
+    }
     const config = options.config ?? Config.empty
 
     const receive = (m: InboundMessage) =>
@@ -59,31 +105,37 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
         const command = /^\/reasoning(?:@\w+)?\s+(stream|on|off)\s*$/i.exec(m.text.trim())
         if (command !== null && adapter !== undefined) {
           const on = command[1]!.toLowerCase() !== "off"
-          reasoning.set(id, on)
+          setReasoning(id, on)
           const ack = on ? "Reasoning will stream in the draft." : "Reasoning stays hidden."
           yield* adapter.send(m, { formatted: ack, plain: ack }).pipe(Effect.ignore)
           return undefined
         }
         const settings = Config.resolve(config, { agentId: options.agentId, channel: m.channel, accountId: m.accountId })
         const accepted = yield* conversations.send(id, m.text, { owner: ownerOf(m.channel, m.accountId), settings })
-        if (adapter !== undefined) {
-          const target = { chatId: m.chatId, threadId: m.threadId, isPrivate: m.isPrivate }
-          yield* FiberMap.run(
-            deliveries,
-            id,
-            ChannelDelivery.deliver(
-              {
-                adapter,
-                target,
-                settings,
-                reasoningStream: () => reasoning.get(id) === true,
-                draftIntervalMs: options.draftIntervalMs
-              },
-              conversations.subscribe(id, { fromSeq: accepted.seq })
-            ),
-            { onlyIfMissing: true }
-          )
+        if (adapter === undefined) return accepted
+        const current = deliveries.get(id)
+        // A delivery that is not ending reads this message (published before `send` returned) and
+        // will not end before it has (its last RunEnded must come after `lastAccepted`).
+        if (current !== undefined && !current.ending) {
+          current.lastAccepted = Math.max(current.lastAccepted, accepted.seq)
+          return accepted
         }
+        const d: Delivery = { lastAccepted: accepted.seq, ending: false, fiber: undefined }
+        deliveries.set(id, d)
+        const previous = current?.fiber
+        const target = { chatId: m.chatId, threadId: m.threadId, isPrivate: m.isPrivate }
+        const events = conversations.subscribe(id, { fromSeq: accepted.seq - 1 }).pipe(untilAnswered(d))
+        d.fiber = yield* FiberSet.run(
+          fibers,
+          // The previous delivery sends its last messages first, so replies stay in order.
+          Effect.zipRight(
+            previous === undefined ? Effect.void : Fiber.await(previous),
+            ChannelDelivery.deliver(
+              { adapter, target, settings, reasoningStream: () => reasoning.get(id) === true, draftIntervalMs: options.draftIntervalMs },
+              events
+            )
+          ).pipe(Effect.ensuring(Effect.sync(() => deliveries.get(id) === d && deliveries.delete(id))))
+        )
         return accepted
       })
 
@@ -103,7 +155,7 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
         Effect.forkScoped
       )
     }
-    return { adapters: options.adapters, receive, webhook }
+    return { adapters: options.adapters, receive, webhook, deliveries: () => deliveries.size }
   })
 
 export const layer = (options: Options): Layer.Layer<ChannelHub, never, Conversations.Conversations> =>

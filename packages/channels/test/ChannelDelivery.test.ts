@@ -275,6 +275,41 @@ describe("RateLimiter", () => {
     })
   )
 
+  it.effect("holds only busy or paused chats: 20,000 chats that came and went leave a small map, and pacing holds through sweeps", () =>
+    Effect.gen(function* () {
+      const limiter = yield* RateLimiter.make({ minIntervalMs: 1000 })
+      const at: Array<number> = []
+      const busy = limiter.run("busy", Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => at.push(t))))
+      let peak = 0
+      for (let round = 0; round < 20; round++) {
+        // 1,000 new chats a second: each is paced for a second, then forgotten.
+        for (let i = 0; i < 1000; i++) yield* limiter.run(`chat${round}:${i}`, Effect.void)
+        if (round % 5 === 0) yield* Effect.fork(busy)
+        peak = Math.max(peak, limiter.size())
+        yield* TestClock.adjust(1001)
+      }
+      expect(peak).toBeLessThanOrEqual(4096)
+      // "busy" sent at t = 0, 5005, 10010, 15015 — sweeps never lost its spacing.
+      expect(at.length).toBe(4)
+      for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(1000)
+    })
+  )
+
+  it.effect("a chat paused by a 429 stays paused through a sweep", () =>
+    Effect.gen(function* () {
+      const limiter = yield* RateLimiter.make({ minIntervalMs: 10 })
+      yield* limiter.penalize("slow", 60_000)
+      for (let i = 0; i < 5000; i++) {
+        yield* limiter.run(`chat${i}`, Effect.void)
+        if (i % 500 === 499) yield* TestClock.adjust(11)
+      }
+      expect(limiter.size()).toBeLessThanOrEqual(1024 + 500)
+      const f = yield* limiter.run("slow", Clock.currentTimeMillis).pipe(Effect.fork)
+      yield* TestClock.adjust(60_000)
+      expect(yield* Fiber.join(f)).toBe(60_000)
+    })
+  )
+
   it.effect("gives up with a ChannelError after maxRetries 429s", () =>
     Effect.gen(function* () {
       const limiter = yield* RateLimiter.make({ minIntervalMs: 0, maxRetries: 2 })

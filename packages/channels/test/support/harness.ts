@@ -29,6 +29,8 @@ export const startHub = (
     readonly words?: number
     readonly draftIntervalMs?: number
     readonly tokensPerSecond?: number
+    /** Passivate idle conversations after this long (default: Conversations' 5 minutes). */
+    readonly idleTimeToLive?: string
   } = {}
 ) =>
   Effect.gen(function* () {
@@ -38,7 +40,7 @@ export const startHub = (
       ChannelHub.ChannelHub,
       Effect.flatMap(AdapterTag, (a) => ChannelHub.make({ adapters: [a], config, draftIntervalMs: options.draftIntervalMs ?? 40 }))
     ).pipe(
-      Layer.provideMerge(Layer.merge(SqliteStore.layerConversationsMemory(), adapterLayer)),
+      Layer.provideMerge(Layer.merge(SqliteStore.layerConversationsMemory(options.idleTimeToLive === undefined ? {} : { idleTimeToLive: options.idleTimeToLive as Duration.DurationInput }), adapterLayer)),
       Layer.provide(Model.layerScripted({ tokensPerSecond: options.tokensPerSecond ?? 0, ...(options.thinking ? { thinking: true } : {}), ...(options.words ? { words: options.words } : {}) }))
     )
     const ctx = yield* Layer.build(layer).pipe(Effect.orDie)
@@ -50,7 +52,7 @@ export const startHub = (
     }
   })
 
-import { Context } from "effect"
+import { Context, type Duration } from "effect"
 import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 class AdapterTag extends Context.Tag("test/Adapter")<AdapterTag, Channel.Adapter>() {}
 
