@@ -54,13 +54,13 @@ const one = (i: number) =>
     const conversationId = `bench-${tag}-${i}`
     ws.on("open", () => ws.send(JSON.stringify({ type: "hello", protocol: 1, encoding: "json" })))
     ws.on("message", (data) => {
-      const f = JSON.parse(String(data)) as Record<string, any>
+      const f = JSON.parse(String(data)) as Frame
       if (f.type === "welcome") ws.send(JSON.stringify({ type: "send", id: 1, conversationId, text: "stream please" }))
       else if (f.type === "res" && f.id === 1) {
         if (!f.ok) return done()
-        ws.send(JSON.stringify({ type: "subscribe", id: 2, conversationId, fromSeq: f.result.seq - 1 }))
+        ws.send(JSON.stringify({ type: "subscribe", id: 2, conversationId, fromSeq: f.result!.seq - 1 }))
       } else if (f.type === "event" || f.type === "batch") {
-        for (const e of f.type === "event" ? [f.event] : f.events) {
+        for (const e of f.type === "event" ? [f.event!] : f.events!) {
           // The last words can come in the closing Block/Final rather than a Draft.
           if (e._tag === "Draft" || e._tag === "Block" || e._tag === "Final") count(seen, e.text)
           else if (e._tag === "RunEnded") return done()
@@ -68,6 +68,20 @@ const one = (i: number) =>
       }
     })
   })
+
+/** The gateway frames the clients read (docs/protocol.md). */
+interface Frame {
+  readonly type: string
+  readonly id?: number
+  readonly ok?: boolean
+  readonly result?: { readonly seq: number }
+  readonly event?: BenchEvent
+  readonly events?: ReadonlyArray<BenchEvent>
+}
+interface BenchEvent {
+  readonly _tag: string
+  readonly text: string
+}
 
 const pct = (xs: Array<number>, p: number) => (xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!)
 

@@ -39,7 +39,11 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string>, 
     line: (test, timeoutMs) =>
       new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`${args.join(" ")}: no output in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs)
-        waiters.push({ test, resolve: (l) => (clearTimeout(t), resolve(l)) })
+        waiters.push({ test, resolve: (l) => {
+            clearTimeout(t)
+            resolve(l)
+          }
+        })
         void exited.then(() => reject(new Error(`${args.join(" ")} exited; stderr: ${stderr}`)))
       }),
     stop: async () => {
