@@ -10,7 +10,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type { Config } from "@sluice/core"
-import { Effect, Schema } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import type { Adapter } from "./Channel.js"
 import * as DiscordChannel from "./DiscordChannel.js"
 import * as SignalChannel from "./SignalChannel.js"
@@ -82,7 +82,7 @@ export const fromConfig = (
             adapters.push(
               yield* TelegramChannel.make({
                 ...common,
-                token: token!,
+                token: Redacted.make(token!),
                 ...(receive !== undefined ? { receive } : {}),
                 ...(webhookSecret !== undefined ? { webhookSecret } : {}),
                 ...(parseMode !== undefined ? { parseMode } : {})

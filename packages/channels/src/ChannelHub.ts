@@ -143,15 +143,15 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
       const adapter = byKey.get(key(channel, accountId))
       if (adapter?.webhook === undefined) return Effect.succeed({ status: 404, body: "not found", messages: [] })
       const result = adapter.webhook(request)
-      return Effect.forEach(result.messages, (m) => receive(m).pipe(Effect.catchAll((e) => Effect.logWarning("inbound message not accepted", e))), {
+      return Effect.forEach(result.messages, (m) => receive(m).pipe(Effect.catchAll((e) => Effect.logWarning(`inbound message not accepted: ${e._tag}: ${e.message}`))), {
         discard: true
       }).pipe(Effect.as(result))
     }
 
     for (const adapter of options.adapters) {
       yield* adapter.inbound.pipe(
-        Stream.runForEach((m) => receive(m).pipe(Effect.catchAll((e) => Effect.logWarning("inbound message not accepted", e)))),
-        Effect.catchAll((e) => Effect.logError(`${adapter.channel}:${adapter.accountId} inbound stopped`, e)),
+        Stream.runForEach((m) => receive(m).pipe(Effect.catchAll((e) => Effect.logWarning(`inbound message not accepted: ${e._tag}: ${e.message}`)))),
+        Effect.catchAll((e) => Effect.logError(`${adapter.channel}:${adapter.accountId} inbound stopped (${e.method} HTTP ${e.status}: ${e.description})`)),
         Effect.forkScoped
       )
     }

@@ -4,18 +4,22 @@
  * inbound by long polling `getUpdates` (default) or by webhook with the
  * `X-Telegram-Bot-Api-Secret-Token` header checked. 429s wait `parameters.retry_after`.
  *
+ * The token stays `Redacted` until each request's URL is built (`…/bot<token>/<method>`), and any
+ * error text that could quote that URL is scrubbed of it. A failing `getUpdates` backs off
+ * exponentially with jitter ({@link pollDelayMs}) and logs one line per failure.
+ *
  * @since 0.1.0
  */
 import type { HttpClient } from "@effect/platform"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Random, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson, type JsonResponse } from "./internal/http.js"
+import { field, type JsonResponse, postJson, redacted } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
 export interface Options {
   readonly accountId: string
-  readonly token: string
+  readonly token: string | Redacted.Redacted<string>
   /** Default https://api.telegram.org */
   readonly baseUrl?: string | undefined
   readonly parseMode?: "HTML" | "MarkdownV2" | undefined
@@ -26,7 +30,16 @@ export interface Options {
   readonly webhookSecret?: string | undefined
   /** Per-chat spacing (default 1000 ms). */
   readonly minIntervalMs?: number | undefined
+  /** Backoff of a failing getUpdates: first delay and ceiling (default 1 s, 60 s). */
+  readonly pollBackoff?: { readonly initialMs: number; readonly maxMs: number } | undefined
 }
+
+/**
+ * Delay before poll retry `attempt` (0-based) after consecutive failures: `initialMs · 2^attempt`,
+ * capped at `maxMs`, times a jitter in [0.5, 1) so many gateways do not retry in step.
+ */
+export const pollDelayMs = (attempt: number, jitter: number, backoff = { initialMs: 1000, maxMs: 60_000 }): number =>
+  Math.round(Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30)) * (0.5 + jitter / 2))
 
 const CHANNEL = "telegram"
 
@@ -74,7 +87,8 @@ export const handleWebhook = (accountId: string, secret: string | undefined, req
 export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const http = yield* Effect.context<HttpClient.HttpClient>()
-    const base = `${(options.baseUrl ?? "https://api.telegram.org").replace(/\/$/, "")}/bot${options.token}`
+    const api = (options.baseUrl ?? "https://api.telegram.org").replace(/\/$/, "")
+    const token = redacted(options.token)
     const parseMode = options.parseMode ?? "HTML"
     const caps = {
       ...capabilities.telegram,
@@ -83,7 +97,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
     }
     const limiter = yield* RateLimiter.make({ minIntervalMs: caps.minIntervalMs })
     const call = (method: string, body: Record<string, unknown>) =>
-      postJson(CHANNEL, method, `${base}/${method}`, body).pipe(
+      Effect.suspend(() => postJson(CHANNEL, method, `${api}/bot${Redacted.value(token)}/${method}`, body, {}, [token])).pipe(
         Effect.flatMap((res) => interpret(method, res)),
         Effect.provide(http)
       )
@@ -113,8 +127,20 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
         ? Stream.empty
         : Stream.suspend(() => {
             let offset = 0
+            let failures = 0
+            const retryLater = (e: ChannelError) =>
+              Effect.flatMap(Random.next, (jitter) => {
+                const ms = pollDelayMs(failures++, jitter, options.pollBackoff)
+                return Effect.zipRight(
+                  Effect.logWarning(
+                    `telegram:${options.accountId} getUpdates failed (${e.status === 0 ? "unreachable" : `HTTP ${e.status}`}: ${e.description}); retrying in ${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`}`
+                  ),
+                  Effect.sleep(ms)
+                )
+              })
             const poll = Effect.suspend(() => call("getUpdates", { offset, timeout: pollTimeout, allowed_updates: ["message"] })).pipe(
               Effect.map((result) => {
+                failures = 0
                 const updates = Array.isArray(result) ? result : []
                 for (const u of updates) offset = Math.max(offset, Number(field(u, "update_id")) + 1)
                 return updates.flatMap((u) => Option.toArray(parseUpdate(options.accountId, u)))
@@ -124,7 +150,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
                   ? Effect.as(Effect.sleep(e.retryAfterMs), [] as Array<InboundMessage>)
                   : e.status === 401 || e.status === 409
                     ? Effect.fail(e) // wrong token, or a webhook is set: polling cannot work
-                    : Effect.as(Effect.zipRight(Effect.logWarning("getUpdates failed, retrying", e), Effect.sleep(1000)), [] as Array<InboundMessage>)
+                    : Effect.as(retryLater(e), [] as Array<InboundMessage>)
               )
             )
             return Stream.repeatEffect(poll).pipe(Stream.flattenIterables)

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { FetchHttpClient } from "@effect/platform"
+import { Cause, Effect, Logger, Redacted, Stream } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { FakeTelegram } from "../fakes/FakeTelegram.js"
 import { Channel, Markdown, TelegramChannel } from "../src/index.js"
 import { blocksOf, expectedMessages, fake, finalOf, runEvents, startHub, waitUntil } from "./support/harness.js"
@@ -116,4 +119,60 @@ describe("TelegramChannel end to end (long polling → Conversations → scripte
     expect(ok.status).toBe(200)
     expect(ok.messages.map((m) => Channel.conversationId(m))).toEqual(["telegram:a:3"])
   })
+})
+
+describe("TelegramChannel when the Bot API is unreachable", () => {
+  it("backs off exponentially with jitter, capped", () => {
+    const b = { initialMs: 1000, maxMs: 60_000 }
+    expect([0, 1, 2, 3].map((n) => TelegramChannel.pollDelayMs(n, 0.999999, b))).toEqual([1000, 2000, 4000, 8000])
+    expect(TelegramChannel.pollDelayMs(0, 0, b)).toBe(500)
+    expect(TelegramChannel.pollDelayMs(20, 0.999999, b)).toBe(60_000)
+    expect(TelegramChannel.pollDelayMs(1000, 0, b)).toBe(30_000)
+  })
+
+  it.scopedLive("the token never reaches a log line; each failure is one line and the waits grow", () =>
+    Effect.gen(function* () {
+      const secret = "987654:SECRET-token_value"
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message, cause }) => {
+        const text = [Array.isArray(message) ? message.map(String).join(" ") : String(message), ...(Cause.isEmpty(cause) ? [] : [Cause.pretty(cause)])].join(" ")
+        lines.push(text)
+      })
+      // Nothing listens on this port: every getUpdates fails at the transport.
+      const port = yield* Effect.promise(
+        () =>
+          new Promise<number>((resolve) => {
+            const srv = createServer()
+            srv.listen(0, "127.0.0.1", () => {
+              const p = (srv.address() as AddressInfo).port
+              srv.close(() => resolve(p))
+            })
+          })
+      )
+      const tg = yield* TelegramChannel.make({
+        accountId: "main",
+        token: Redacted.make(secret),
+        baseUrl: `http://127.0.0.1:${port}`,
+        pollBackoff: { initialMs: 20, maxMs: 200 }
+      }).pipe(Effect.provide(FetchHttpClient.layer))
+      const started = Date.now()
+      yield* tg.inbound.pipe(
+        Stream.runDrain,
+        Effect.timeout("900 millis"),
+        Effect.ignore,
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      const elapsed = Date.now() - started
+      expect(lines.length).toBeGreaterThanOrEqual(3)
+      // 20, 40, 80, 160, 200, 200 … ms (× jitter ≥ 0.5): far fewer than a fixed short retry would make.
+      expect(lines.length).toBeLessThan(elapsed / 10)
+      for (const l of lines) {
+        expect(l).not.toContain(secret)
+        expect(l).not.toContain("SECRET")
+        expect(l).not.toContain("\n")
+        expect(l).toMatch(/^telegram:main getUpdates failed \(unreachable: .*\); retrying in (\d+ ms|\d+\.\d s)$/)
+      }
+      expect(lines.some((l) => l.includes("<redacted>"))).toBe(true)
+    })
+  )
 })

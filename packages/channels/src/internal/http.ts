@@ -1,6 +1,6 @@
 /** JSON over @effect/platform HttpClient, mapped to the channel errors. @internal */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
 import { ChannelError } from "../Channel.js"
 
 export interface JsonResponse {
@@ -10,10 +10,23 @@ export interface JsonResponse {
   readonly text: string
 }
 
+/** `text` with every secret's value replaced by `<redacted>` (a transport error quotes the URL). */
+export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
+  let out = text
+  for (const s of secrets) {
+    const v = Redacted.value(s)
+    if (v.length > 0) out = out.split(v).join("<redacted>")
+  }
+  return out
+}
+
+/** Runs `req`; a transport failure becomes a ChannelError (status 0) whose description never holds
+ * one of `secrets` (the account's token, which Telegram puts in the URL). */
 export const request = (
   channel: string,
   method: string,
-  req: HttpClientRequest.HttpClientRequest
+  req: HttpClientRequest.HttpClientRequest,
+  secrets: ReadonlyArray<Redacted.Redacted<string>> = []
 ): Effect.Effect<JsonResponse, ChannelError, HttpClient.HttpClient> =>
   Effect.flatMap(HttpClient.HttpClient, (client) =>
     client.execute(req).pipe(
@@ -29,7 +42,7 @@ export const request = (
         })
       ),
       Effect.scoped,
-      Effect.mapError((e) => new ChannelError({ channel, method, status: 0, description: e.message }))
+      Effect.mapError((e) => new ChannelError({ channel, method, status: 0, description: scrub(e.message, secrets) }))
     )
   )
 
@@ -38,9 +51,14 @@ export const postJson = (
   method: string,
   url: string,
   body: unknown,
-  headers: Record<string, string> = {}
+  headers: Record<string, string> = {},
+  secrets: ReadonlyArray<Redacted.Redacted<string>> = []
 ): Effect.Effect<JsonResponse, ChannelError, HttpClient.HttpClient> =>
-  request(channel, method, HttpClientRequest.post(url).pipe(HttpClientRequest.setHeaders(headers), HttpClientRequest.bodyUnsafeJson(body)))
+  request(channel, method, HttpClientRequest.post(url).pipe(HttpClientRequest.setHeaders(headers), HttpClientRequest.bodyUnsafeJson(body)), secrets)
+
+/** A secret given as a plain string (tests, embedding) or already Redacted (config). */
+export const redacted = (secret: string | Redacted.Redacted<string>): Redacted.Redacted<string> =>
+  typeof secret === "string" ? Redacted.make(secret) : secret
 
 export const field = (json: unknown, ...path: ReadonlyArray<string>): unknown => {
   let cur: unknown = json
