@@ -39,7 +39,8 @@
  * - `status`: `planning` before the first content event (and again after a `Rollback`, which
  *   resets everything), `reasoning` while thinking, `answering` once text or tool use streams,
  *   `completed` at `MessageEnd`, `error` when the stream fails.
- * - `progress = round(1000 · step / total) / 10` (percent, one decimal).
+ * - `progress = round(1000 · step / total) / 1000`: a fraction 0–1 (three decimals), as
+ *   `docs/protocol.md` documents it; 1 at `MessageEnd`.
  * An update is emitted at the start and whenever `step` or `status` changes.
  *
  * @since 0.1.0
@@ -221,7 +222,7 @@ export const track = (p: Pick<ReasoningPlan, "steps" | "maxTokens">): Tracker =>
   let reported: number | undefined
   let last: { step: number; status: Status } | undefined
 
-  const make = (): Update => ({ _tag: "ReasoningUpdate", step, total, status, progress: Math.round((1000 * step) / total) / 10 })
+  const make = (): Update => ({ _tag: "ReasoningUpdate", step, total, status, progress: Math.round((1000 * step) / total) / 1000 })
   const emitIfChanged = (): Update | undefined => {
     if (last !== undefined && last.step === step && last.status === status) return undefined
     last = { step, status }

@@ -144,11 +144,11 @@ describe("Reasoning.progress", () => {
       expect(out.map((u) => [u.step, u.status, u.progress])).toEqual([
         [0, "planning", 0],
         [0, "reasoning", 0],
-        [1, "reasoning", 20],
-        [2, "reasoning", 40],
-        [3, "reasoning", 60],
-        [3, "answering", 60],
-        [5, "completed", 100]
+        [1, "reasoning", 0.2],
+        [2, "reasoning", 0.4],
+        [3, "reasoning", 0.6],
+        [3, "answering", 0.6],
+        [5, "completed", 1]
       ])
       expect(out.every((u) => u.total === 5)).toBe(true)
     }))
@@ -159,7 +159,7 @@ describe("Reasoning.progress", () => {
       const out = yield* run([ev.start, ...Array.from({ length: 12 }, () => ev.text(chunk)), ev.end], { steps: 5, maxTokens: 1000 })
       expect(out.map((u) => u.step)).toEqual([0, 0, 1, 2, 3, 4, 5])
       expect(out.at(-2)!.status).toBe("answering")
-      expect(out.at(-1)).toMatchObject({ status: "completed", step: 5, progress: 100 })
+      expect(out.at(-1)).toMatchObject({ status: "completed", step: 5, progress: 1 })
     }))
 
   it.effect("reported usage replaces the estimate; step never goes down", () =>
@@ -201,5 +201,31 @@ describe("Reasoning.progress", () => {
       expect(out.at(-1)).toMatchObject({ status: "completed", step: p.steps, total: p.steps })
       const steps = out.map((u) => u.step)
       expect([...steps].sort((a, b) => a - b)).toEqual(steps)
+    }))
+})
+
+describe("Reasoning.progress is the documented fraction", () => {
+  it.effect("property: every update's progress is step / total in 0–1, and 1 only when completed", () =>
+    Effect.gen(function* () {
+      const event = fc.oneof(
+        fc.string({ maxLength: 200 }).map(ev.think),
+        fc.string({ maxLength: 400 }).map(ev.text),
+        fc.constant<ModelEvent.ModelEvent>(ev.thinkEnd),
+        fc.integer({ min: 1, max: 2000 }).map(ev.delta)
+      )
+      const samples = fc.sample(
+        fc.tuple(fc.array(event, { maxLength: 40 }), fc.integer({ min: 1, max: 15 }), fc.integer({ min: 50, max: 4000 })),
+        { numRuns: 100, seed: 7 }
+      )
+      for (const [events, steps, maxTokens] of samples) {
+        const out = yield* run([ev.start, ...events, ev.end], { steps, maxTokens })
+        for (const u of out) {
+          expect(u.progress).toBeGreaterThanOrEqual(0)
+          expect(u.progress).toBeLessThanOrEqual(1)
+          expect(u.progress).toBeCloseTo(u.step / u.total, 3)
+          if (u.status !== "completed") expect(u.progress).toBeLessThan(1)
+        }
+        expect(out.at(-1)).toMatchObject({ status: "completed", progress: 1 })
+      }
     }))
 })
