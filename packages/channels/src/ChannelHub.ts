@@ -19,6 +19,10 @@
  * finished sending). The decision and the hand-over are synchronous on one map, so every message
  * is answered exactly once. The map holds only deliveries in progress.
  *
+ * Each message is sent with its platform message id as `clientMessageId`, so the same update
+ * received twice (a webhook retry, a poll restarted before its offset was confirmed, even across a
+ * gateway restart) is accepted once and answered once.
+ *
  * Chat commands handled here, not sent to the model: `/reasoning stream` | `/reasoning off`
  * (show reasoning in the Telegram draft). The choice is kept for the most recent
  * {@link MAX_CHAT_PREFERENCES} chats; past that the oldest choice is forgotten (back to off).
@@ -111,8 +115,14 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
           return undefined
         }
         const settings = Config.resolve(config, { agentId: options.agentId, channel: m.channel, accountId: m.accountId })
-        const accepted = yield* conversations.send(id, m.text, { owner: ownerOf(m.channel, m.accountId), settings })
-        if (adapter === undefined) return accepted
+        // The platform's message id is the idempotency key: an update delivered again (a webhook
+        // retry, long polling restarted before its offset was confirmed) is not answered twice.
+        const accepted = yield* conversations.send(id, m.text, {
+          owner: ownerOf(m.channel, m.accountId),
+          settings,
+          ...(m.messageId === "" ? {} : { clientMessageId: `${m.channel}:${m.messageId}` })
+        })
+        if (adapter === undefined || accepted.duplicate === true) return accepted
         const current = deliveries.get(id)
         // A delivery that is not ending reads this message (published before `send` returned) and
         // will not end before it has (its last RunEnded must come after `lastAccepted`).

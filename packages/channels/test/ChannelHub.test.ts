@@ -103,4 +103,22 @@ describe("ChannelHub deliveries", () => {
       expect(replies[1]).toMatch(/second question/i)
       expect(replies[2]).toMatch(/third question/i)
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("the same platform message received twice (webhook retry, poll restarted at an old offset) is answered once", () =>
+    Effect.gen(function* () {
+      const { adapter, sent } = recorder()
+      const { hub, conversations } = yield* startHub(Effect.succeed(adapter), { words: 20, idleTimeToLive: "50 millis" })
+      const first = yield* hub.receive(message("c", "only once please", 7))
+      yield* waitUntil("the reply", () => (sent.get("c")?.length ?? 0) >= 1 && hub.deliveries() === 0, 20_000)
+      yield* Effect.sleep("150 millis") // the delivery ended and the conversation passivated
+      const again = yield* hub.receive(message("c", "only once please", 7))
+      const during = yield* Effect.all([hub.receive(message("c", "and this one", 8)), hub.receive(message("c", "and this one", 8))])
+      yield* waitUntil("the second reply", () => (sent.get("c")?.length ?? 0) >= 2 && hub.deliveries() === 0, 20_000)
+      yield* Effect.sleep("300 millis")
+      expect(again).toMatchObject({ duplicate: true, seq: first!.seq, messageId: first!.messageId })
+      expect(during.filter((a) => a?.duplicate === true).length).toBe(1)
+      expect(sent.get("c")!.length).toBe(2)
+      const users = (yield* conversations.history("signal:a:c")).filter((m) => m.role === "user")
+      expect(users.map((m) => m.text)).toEqual(["only once please", "and this one"])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })
