@@ -51,7 +51,7 @@ describe("Conversations", () => {
       expect(evs[1]).toMatchObject({ _tag: "RunStarted", level: 1 })
       const updates = evs.filter((e) => e._tag === "ReasoningUpdate")
       expect(updates[0]).toMatchObject({ status: "planning" })
-      expect(updates.at(-1)).toMatchObject({ status: "completed", progress: 100 })
+      expect(updates.at(-1)).toMatchObject({ status: "completed", progress: 1 })
       expect(expectContiguous(evs)).toBe(true)
       expect(new Set(evs.map((e) => e.conversationId))).toEqual(new Set(["c1"]))
       const runId = evs[1]!.runId
