@@ -34,12 +34,13 @@
 import { ReplyEvent, type StreamingSettings } from "@sluice/core"
 import { Clock, Effect, Stream } from "effect"
 import type { Adapter, ChatTarget } from "./Channel.js"
+import * as Graphemes from "./internal/graphemes.js"
 import * as Markdown from "./Markdown.js"
 import * as OutboundSplitter from "./OutboundSplitter.js"
 
 export const ROLLBACK_NOTICE = "↻ The reply was interrupted and is being regenerated; what follows replaces the part above."
 export const errorNotice = (message: string): string =>
-  `⚠️ Sorry, the reply failed: ${message.length > 160 ? message.slice(0, 157) + "…" : message}`
+  `⚠️ Sorry, the reply failed: ${Graphemes.truncate(message, 160)}`
 
 export interface Options {
   readonly adapter: Adapter
@@ -185,11 +186,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         if (grown > max) cut = Math.max(0, shownAnswer) + max
         const para = d.answer.lastIndexOf("\n\n", cut)
         if (!force && para > shownAnswer + min) cut = para
-        text = reasoning + d.answer.slice(0, cut)
+        text = reasoning + d.answer.slice(0, Graphemes.floor(d.answer, cut))
       }
       // A long preview shows its newest text (a draft bubble holds 4096; an edited message, the limit).
       const cap = draftMode ? 4096 : limit
-      if (text.length > cap) text = "…" + text.slice(text.length - cap + 1)
+      text = Graphemes.keepTail(text, cap)
       if (text === d.shown || text.trim() === "") return
       d.shown = text
       d.lastAt = now

@@ -11,7 +11,7 @@
  * - a code fence is never broken: a part cut inside a fence is closed with the fence marker and the
  *   next part reopens it with the opener line (info string kept when it fits), so every part's
  *   fences are balanced whenever the input's were;
- * - a surrogate pair is never split;
+ * - a grapheme (👍🏽, 🇩🇪) is never split unless it alone exceeds the limit; a surrogate pair never is;
  * - nothing is lost: each part is `reopened + input.slice(start, end) + closed`, the parts' source
  *   ranges are in order, and what lies between two ranges (`input.slice(end_i, start_i+1)`) is
  *   whitespace only — the separator dropped at the cut. Only whitespace at cuts and the synthetic
@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import * as Fences from "./internal/fences.js"
+import * as Graphemes from "./internal/graphemes.js"
 
 export type ChunkMode = "length" | "newline"
 
@@ -237,11 +238,15 @@ const trimEndIndex = (text: string, pos: number, c: number): number => {
   return e
 }
 
-/** A cut at or before `at` that does not split a surrogate pair, taking at least one code point. */
+/**
+ * A cut at or before `at` on a grapheme boundary (👍🏽 and 🇩🇪 stay whole); when one grapheme alone is
+ * longer than the room, a code-point boundary (a surrogate pair is never split); at least one code point.
+ */
 const safeHardCut = (text: string, pos: number, at: number): number => {
   let c = Math.min(Math.max(at, pos + 1), text.length)
-  if (c < text.length && isLow(text.charCodeAt(c)) && isHigh(text.charCodeAt(c - 1))) {
-    c = c - 1 > pos ? c - 1 : c + 1
-  }
-  return c
+  const g = Graphemes.floor(text, c)
+  if (g > pos) return g
+  c = Graphemes.codePointFloor(text, c)
+  if (c <= pos) c = text.codePointAt(pos)! > 0xffff ? pos + 2 : pos + 1
+  return Math.min(c, text.length)
 }

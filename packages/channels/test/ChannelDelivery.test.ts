@@ -134,6 +134,28 @@ describe("ChannelDelivery", () => {
       expect(r.sent).toEqual(["Hello world"])
     })
   )
+
+  it.effect("a draft longer than the bubble shows its newest text, cut on a grapheme boundary (no lone surrogate, 👍🏽 whole)", () =>
+    Effect.gen(function* () {
+      const seg = new Intl.Segmenter(undefined, { granularity: "grapheme" })
+      for (const unit of ["🚀", "👍🏽", "🇩🇪"]) {
+        const r = recorder()
+        const long = unit.repeat(Math.ceil(9000 / unit.length) + 1) // odd offset against the 4096 cap
+        yield* run(r, settings({ streamMode: "partial" }), [started(), draft(long), final(long), ended()], true)
+        expect(r.drafts).toHaveLength(1)
+        const shown = r.drafts[0]!.text
+        expect(shown.length).toBeLessThanOrEqual(4096)
+        expect(shown.length).toBeGreaterThan(4096 - 2 * unit.length)
+        expect(shown.startsWith("…")).toBe(true)
+        // every grapheme after the ellipsis is the whole unit
+        const gs = Array.from(seg.segment(shown.slice(1)), (g) => g.segment)
+        expect(gs.every((g) => g === unit)).toBe(true)
+        // the final: every unit whole, nothing lost
+        expect(r.sent.join("")).toBe(long)
+        for (const part of r.sent) expect(Array.from(seg.segment(part), (g) => g.segment).every((g) => g === unit)).toBe(true)
+      }
+    })
+  )
 })
 
 describe("ChannelDelivery edit previews (Slack-style chat.update)", () => {

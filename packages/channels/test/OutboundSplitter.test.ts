@@ -131,6 +131,24 @@ describe("OutboundSplitter", () => {
     )
   })
 
+  it("never splits a grapheme: skin tones, flags and family emoji stay whole", () => {
+    const seg = new Intl.Segmenter(undefined, { granularity: "grapheme" })
+    const graphemes = (s: string) => Array.from(seg.segment(s), (g) => g.segment)
+    const run = fc.array(fc.constantFrom("👍🏽", "🇩🇪", "👨‍👩‍👧‍👦", "é", "a", " "), { minLength: 1, maxLength: 400 }).map((a) => a.join(""))
+    fc.assert(
+      fc.property(run, fc.integer({ min: 16, max: 64 }), (text, limit) => {
+        const parts = OutboundSplitter.split(text, { limit })
+        const whole = new Set(graphemes(text))
+        for (const p of parts) {
+          expect(p.length).toBeLessThanOrEqual(limit)
+          for (const g of graphemes(p)) expect(whole.has(g)).toBe(true)
+        }
+        expect(parts.join("").replace(/\s/g, "")).toBe(text.replace(/\s/g, ""))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
   it("sends a reply that fits as one message, unchanged", () => {
     expect(OutboundSplitter.split("Hello **world**\n\nSecond para.", { limit: 4000 })).toEqual([
       "Hello **world**\n\nSecond para."
