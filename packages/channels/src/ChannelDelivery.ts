@@ -121,12 +121,28 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   let draftIds = 0
   let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
 
-  const split = (markdown: string) =>
+  /** What the platform counts against its limit: Telegram counts the text after entity parsing, the others what we send. */
+  const counted = (part: string) => (caps.dialect.startsWith("telegram") ? Markdown.toPlain(part) : Markdown.render(part, caps.dialect))
+  /** How far over its limits `part` is once rendered (≤ 1 fits). */
+  const overBy = (part: string) => {
+    const c = counted(part)
+    return Math.max(c.length / limit, caps.maxBytes === undefined ? 0 : OutboundSplitter.utf8Length(c) / caps.maxBytes)
+  }
+  /**
+   * The splitter cuts markdown; rendering can lengthen it (Slack escapes `& < >` to entities, links
+   * gain their URL). A part over the limit once rendered is split again with a budget shrunk by how far
+   * over it is, so every limit holds on what is actually sent.
+   */
+  const split = (markdown: string, budget = limit): ReadonlyArray<string> =>
     OutboundSplitter.split(markdown, {
-      limit,
+      limit: budget,
       chunkMode: settings.chunkMode,
       maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage,
-      maxBytes: caps.maxBytes
+      maxBytes: caps.maxBytes === undefined ? undefined : Math.floor((caps.maxBytes * budget) / limit)
+    }).flatMap((part) => {
+      const over = overBy(part)
+      if (over <= 1 || budget <= OutboundSplitter.MIN_LIMIT) return [part]
+      return split(part, Math.max(OutboundSplitter.MIN_LIMIT, Math.min(budget - 1, Math.floor((budget / over) * 0.97))))
     })
   const outbound = (part: string) => ({ formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) })
   const sendParts = (parts: ReadonlyArray<string>) =>
@@ -191,6 +207,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       // A long preview shows its newest text (a draft bubble holds 4096; an edited message, the limit).
       const cap = draftMode ? 4096 : limit
       text = Graphemes.keepTail(text, cap)
+      // an edited preview is a message: its limit holds after rendering too
+      for (let room = cap, i = 0; editMode && i < 4 && overBy(text) > 1; i++) {
+        room = Math.floor((room / overBy(text)) * 0.97)
+        text = Graphemes.keepTail(text, room)
+      }
       if (text === d.shown || text.trim() === "") return
       d.shown = text
       d.lastAt = now

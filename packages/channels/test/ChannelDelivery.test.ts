@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type ReplyEvent, StreamingSettings } from "@sluice/core"
+import fc from "fast-check"
 import { Clock, Effect, Fiber, Queue, Stream, TestClock } from "effect"
 import { Channel, ChannelDelivery, OutboundSplitter, RateLimiter } from "../src/index.js"
 
@@ -23,6 +24,7 @@ const ended = (): Ev => ({ _tag: "RunEnded", reason: "completed", ...env() })
 
 const recorder = (caps: Partial<Channel.Capabilities> = {}, failOn?: (text: string) => boolean) => {
   const sent: Array<string> = []
+  const formatted: Array<string> = []
   const drafts: Array<{ at: number; text: string }> = []
   const adapter: Channel.Adapter = {
     channel: "telegram",
@@ -33,12 +35,13 @@ const recorder = (caps: Partial<Channel.Capabilities> = {}, failOn?: (text: stri
         ? Effect.fail(new Channel.ChannelError({ channel: "telegram", method: "sendMessage", status: 500, description: "boom" }))
         : Effect.sync(() => {
             sent.push(text.plain)
+            formatted.push(text.formatted)
             return { messageId: String(sent.length) }
           }),
     sendDraft: (_t, _id, text) => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => drafts.push({ at, text }))),
     inbound: Stream.empty
   }
-  return { adapter, sent, drafts }
+  return { adapter, sent, formatted, drafts }
 }
 const settings = (over: Partial<StreamingSettings.StreamingSettings> = {}): StreamingSettings.StreamingSettings => ({
   ...StreamingSettings.defaults,
@@ -156,6 +159,39 @@ describe("ChannelDelivery", () => {
       }
     })
   )
+
+  it.effect("limits hold on what is sent: a Slack reply of HTML in a fence, escaped to entities, stays within 4,000 per message", () =>
+    Effect.gen(function* () {
+      const r = recorder({ ...Channel.capabilities.slack })
+      const html = Array.from({ length: 300 }, (_, i) => `<div class="row">${i} &amp; <b>bold</b></div>`).join("\n")
+      const reply = "Here is the page:\n\n```html\n" + html + "\n```\n\nDone."
+      yield* run(r, settings({ blockStreaming: false }), [started(), final(reply), ended()])
+      expect(r.formatted.length).toBeGreaterThan(1)
+      for (const m of r.formatted) expect(m.length).toBeLessThanOrEqual(4000)
+      // nothing lost: the plain parts still carry every row, in order
+      const rows = r.sent.join("\n").match(/<div class="row">\d+/g) ?? []
+      expect(rows).toEqual(Array.from({ length: 300 }, (_, i) => `<div class="row">${i}`))
+    })
+  )
+
+  it("limits hold after rendering for every dialect (property)", () =>
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom("a & b", "<x>", "[link](https://example.com/a/long/path)", "**b**", "`c`", "word", "\n", "\n\n", "```\n<p>&</p>\n```"), { minLength: 1, maxLength: 400 }),
+        fc.constantFrom(...(Object.keys(Channel.capabilities) as Array<keyof typeof Channel.capabilities>)),
+        fc.integer({ min: 40, max: 300 }),
+        (pieces, channel, textChunkLimit) => {
+          const caps = { ...Channel.capabilities[channel], textChunkLimit }
+          const r = recorder(caps)
+          Effect.runSync(run(r, settings({ blockStreaming: false }), [started(), final(pieces.join(" ")), ended()]))
+          for (let i = 0; i < r.formatted.length; i++) {
+            const counted = caps.dialect.startsWith("telegram") ? r.sent[i]! : r.formatted[i]!
+            expect(counted.length).toBeLessThanOrEqual(textChunkLimit)
+          }
+        }
+      ),
+      { numRuns: 200 }
+    ))
 })
 
 describe("ChannelDelivery edit previews (Slack-style chat.update)", () => {
