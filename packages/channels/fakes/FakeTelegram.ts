@@ -20,6 +20,9 @@ export interface DraftCall {
   readonly chatId: number | string
   readonly draftId: number
   readonly text: string
+  readonly parseMode?: string | undefined
+  /** What the user sees (entities parsed). */
+  readonly visible: string
 }
 
 const err = (code: number, description: string, parameters?: Record<string, unknown>) => ({
@@ -148,8 +151,11 @@ export class FakeTelegram {
     if (typeof chatId !== "number" || chatId <= 0) return err(400, "Bad Request: TEXTDRAFT_PEER_INVALID")
     if (typeof p.draft_id !== "number" || p.draft_id === 0) return err(400, "Bad Request: draft_id must be non-zero")
     const text = typeof p.text === "string" ? p.text : ""
-    if (text.length > 4096) return err(400, "Bad Request: text is too long")
-    this.drafts.push({ chatId, draftId: p.draft_id, text })
+    const mode = typeof p.parse_mode === "string" ? p.parse_mode : undefined
+    const parsed = mode === "HTML" ? parseHtml(text) : mode === "MarkdownV2" ? parseMarkdownV2(text) : { ok: true as const, text }
+    if (!parsed.ok) return err(400, parsed.description)
+    if (parsed.text.length > 4096) return err(400, "Bad Request: text is too long")
+    this.drafts.push({ chatId, draftId: p.draft_id, text, parseMode: mode, visible: parsed.text })
     return { status: 200, body: { ok: true, result: true } }
   }
 

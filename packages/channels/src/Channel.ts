@@ -144,7 +144,7 @@ export interface Adapter {
   /** Replaces the text of a message this adapter sent (preview streaming by edit: Slack `chat.update`). */
   readonly edit?: ((target: ChatTarget, messageId: string, text: OutboundText) => Effect.Effect<void, ChannelError>) | undefined
   /** Telegram draft streaming: show `text` in the chat's draft bubble `draftId`. */
-  readonly sendDraft?: ((target: ChatTarget, draftId: number, text: string) => Effect.Effect<void, ChannelError>) | undefined
+  readonly sendDraft?: ((target: ChatTarget, draftId: number, text: OutboundText) => Effect.Effect<void, ChannelError>) | undefined
   /** Inbound messages pulled by the adapter (long polling, gateway WebSocket, SSE); empty for webhook-only. */
   readonly inbound: Stream.Stream<InboundMessage, ChannelError>
   /** Pure verification + parsing of this account's webhook calls (Telegram, Slack, WhatsApp). */

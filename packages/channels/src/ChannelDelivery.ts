@@ -34,6 +34,7 @@
 import { ReplyEvent, type StreamingSettings } from "@sluice/core"
 import { Clock, Effect, Stream } from "effect"
 import type { Adapter, ChatTarget } from "./Channel.js"
+import * as Fences from "./internal/fences.js"
 import * as Graphemes from "./internal/graphemes.js"
 import * as Markdown from "./Markdown.js"
 import * as OutboundSplitter from "./OutboundSplitter.js"
@@ -124,9 +125,30 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   /** What the platform counts against its limit: Telegram counts the text after entity parsing, the others what we send. */
   const counted = (part: string) => (caps.dialect.startsWith("telegram") ? Markdown.toPlain(part) : Markdown.render(part, caps.dialect))
   /** How far over its limits `part` is once rendered (≤ 1 fits). */
-  const overBy = (part: string) => {
+  const overBy = (part: string, cap = limit) => {
     const c = counted(part)
-    return Math.max(c.length / limit, caps.maxBytes === undefined ? 0 : OutboundSplitter.utf8Length(c) / caps.maxBytes)
+    return Math.max(c.length / cap, caps.maxBytes === undefined ? 0 : OutboundSplitter.utf8Length(c) / caps.maxBytes)
+  }
+  /**
+   * A preview of a long reply: its newest text within `cap` once rendered, cut on a grapheme
+   * boundary; cut inside a code fence, the fence's opener line is put back so the tail still renders as code.
+   */
+  const fitPreview = (text: string, cap: number) => {
+    const tail = (room: number) => {
+      if (text.length <= room) return text
+      const start = Graphemes.ceil(text, text.length - room + 1)
+      const fence = Fences.spanAt(Fences.scan(text), start)
+      if (fence === undefined || fence.start >= start || fence.openerLine.length > room / 2) return "…" + text.slice(start)
+      const opener = fence.openerLine + "\n"
+      return "…\n" + opener + text.slice(Graphemes.ceil(text, text.length - room + 2 + opener.length))
+    }
+    let room = cap
+    let out = tail(room)
+    for (let i = 0; i < 4 && overBy(out, cap) > 1; i++) {
+      room = Math.floor((room / overBy(out, cap)) * 0.97)
+      out = tail(room)
+    }
+    return out
   }
   /**
    * The splitter cuts markdown; rendering can lengthen it (Slack escapes `& < >` to entities, links
@@ -206,17 +228,12 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       }
       // A long preview shows its newest text (a draft bubble holds 4096; an edited message, the limit).
       const cap = draftMode ? 4096 : limit
-      text = Graphemes.keepTail(text, cap)
-      // an edited preview is a message: its limit holds after rendering too
-      for (let room = cap, i = 0; editMode && i < 4 && overBy(text) > 1; i++) {
-        room = Math.floor((room / overBy(text)) * 0.97)
-        text = Graphemes.keepTail(text, room)
-      }
+      text = fitPreview(text, cap)
       if (text === d.shown || text.trim() === "") return
       d.shown = text
       d.lastAt = now
       if (editMode) return yield* showEdit(d, text)
-      yield* adapter.sendDraft!(target, d.id, text).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
+      yield* adapter.sendDraft!(target, d.id, outbound(text)).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
     })
 
   const ensureDraft = () => {

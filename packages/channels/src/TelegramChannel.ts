@@ -118,8 +118,17 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
         )
       ).pipe(Effect.map((r) => ({ messageId: String(field(r, "message_id") ?? "") })))
 
+    // A draft is rendered like the final message (same parse mode, same plain fallback).
     const sendDraft: NonNullable<Adapter["sendDraft"]> = (target, draftId, text) =>
-      limiter.run(chatKey(target), call("sendMessageDraft", { ...where(target), draft_id: draftId, text })).pipe(Effect.asVoid)
+      limiter.run(
+        chatKey(target),
+        call("sendMessageDraft", { ...where(target), draft_id: draftId, text: text.formatted, parse_mode: parseMode }).pipe(
+          Effect.catchIf(
+            (e): e is ChannelError => e instanceof ChannelError && isEntityError(e),
+            () => call("sendMessageDraft", { ...where(target), draft_id: draftId, text: text.plain })
+          )
+        )
+      ).pipe(Effect.asVoid)
 
     const pollTimeout = options.pollTimeoutSeconds ?? 25
     const inbound: Adapter["inbound"] =

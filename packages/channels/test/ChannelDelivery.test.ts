@@ -38,7 +38,7 @@ const recorder = (caps: Partial<Channel.Capabilities> = {}, failOn?: (text: stri
             formatted.push(text.formatted)
             return { messageId: String(sent.length) }
           }),
-    sendDraft: (_t, _id, text) => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => drafts.push({ at, text }))),
+    sendDraft: (_t, _id, text) => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => drafts.push({ at, text: text.formatted }))),
     inbound: Stream.empty
   }
   return { adapter, sent, formatted, drafts }
@@ -157,6 +157,20 @@ describe("ChannelDelivery", () => {
         expect(r.sent.join("")).toBe(long)
         for (const part of r.sent) expect(Array.from(seg.segment(part), (g) => g.segment).every((g) => g === unit)).toBe(true)
       }
+    })
+  )
+
+  it.effect("a long draft whose newest text is inside a code fence still renders as code, like the final", () =>
+    Effect.gen(function* () {
+      const r = recorder({ dialect: "telegram-html" })
+      const code = Array.from({ length: 400 }, (_, i) => `const line${i} = ${i} // a < b`).join("\n")
+      const reply = "Intro **text**.\n\n```ts\n" + code + "\n```"
+      yield* run(r, settings({ streamMode: "partial" }), [started(), draft(reply.slice(0, -4)), final(reply), ended()], true)
+      expect(r.drafts).toHaveLength(1)
+      const shown = r.drafts[0]!.text
+      expect(shown.startsWith('…\n<pre><code class="language-ts">')).toBe(true)
+      expect(shown.endsWith("const line399 = 399 // a &lt; b</code></pre>")).toBe(true)
+      expect(shown).not.toContain("```")
     })
   )
 

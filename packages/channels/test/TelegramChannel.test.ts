@@ -17,7 +17,8 @@ describe("TelegramChannel end to end (long polling → Conversations → scripte
       const tg = yield* fake(() => new FakeTelegram(TOKEN))
       const { conversations } = yield* startHub(adapter(tg), {
         // block streaming asked for, but a private chat drafts: blocks are off for the reply
-        config: { channels: { telegram: { textChunkLimit: 300, blockStreaming: true, streamMode: "partial" } } }
+        config: { channels: { telegram: { textChunkLimit: 300, blockStreaming: true, streamMode: "partial" } } },
+        tokensPerSecond: 400 // the reply streams live (at 0 it is over before the delivery subscribes, and no draft is due)
       })
       tg.pushMessage({ chatId: 42, text: "How do I speed up my build?" })
       const events = yield* runEvents(conversations, "telegram:main:42")
@@ -29,7 +30,12 @@ describe("TelegramChannel end to end (long polling → Conversations → scripte
       yield* Effect.sleep(100)
       expect(tg.sent.map((m) => m.text)).toEqual(expected)
       expect(tg.sent.every((m) => m.parseMode === "HTML" && m.visible.length <= 300 && m.chatId === 42)).toBe(true)
-      expect(tg.drafts.every((d) => d.chatId === 42 && final.startsWith(d.text))).toBe(true)
+      // drafts render like the final (HTML, a partial fence closed as code), never raw markdown
+      expect(tg.drafts.length).toBeGreaterThan(0)
+      expect(tg.drafts.every((d) => d.chatId === 42 && d.parseMode === "HTML" && d.visible.length <= 4096)).toBe(true)
+      expect(tg.drafts.some((d) => d.text.includes("<pre><code"))).toBe(true)
+      // (a draft cut right after an opening "*" still shows it: emphasis renders once it closes)
+      expect(tg.drafts.filter((d) => d.visible.length > 40).some((d) => /```|\*\*|\*\(/.test(d.visible))).toBe(false)
     })
   )
 

@@ -32,7 +32,3 @@ export const codePointFloor = (text: string, at: number): number =>
 /** At most `max` UTF-16 units of `text`, cut on a grapheme boundary, with `…` when shortened. */
 export const truncate = (text: string, max: number): string =>
   text.length <= max ? text : text.slice(0, floor(text, max - 1)) + "…"
-
-/** The newest part of `text` in at most `max` UTF-16 units, cut on a grapheme boundary, led by `…` when shortened. */
-export const keepTail = (text: string, max: number): string =>
-  text.length <= max ? text : "…" + text.slice(ceil(text, text.length - max + 1))
