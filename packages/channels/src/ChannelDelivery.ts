@@ -33,7 +33,7 @@
  */
 import { ReplyEvent, type StreamingSettings } from "@sluice/core"
 import { Clock, Effect, Stream } from "effect"
-import type { Adapter, ChatTarget } from "./Channel.js"
+import type { Adapter, ChatTarget, OutboundText } from "./Channel.js"
 import * as Fences from "./internal/fences.js"
 import * as Graphemes from "./internal/graphemes.js"
 import * as Markdown from "./Markdown.js"
@@ -122,18 +122,18 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   let draftIds = 0
   let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
 
-  /** What the platform counts against its limit: Telegram counts the text after entity parsing, the others what we send. */
-  const counted = (part: string) => (caps.dialect.startsWith("telegram") ? Markdown.toPlain(part) : Markdown.render(part, caps.dialect))
-  /** How far over its limits `part` is once rendered (≤ 1 fits). */
-  const overBy = (part: string, cap = limit) => {
-    const c = counted(part)
+  const outbound = (part: string): OutboundText => ({ formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) })
+  /** How far over its limits a rendered message is (≤ 1 fits). Telegram counts the text after entity
+   * parsing, the others what we send. */
+  const overBy = (o: OutboundText, cap = limit) => {
+    const c = caps.dialect.startsWith("telegram") ? o.plain : o.formatted
     return Math.max(c.length / cap, caps.maxBytes === undefined ? 0 : OutboundSplitter.utf8Length(c) / caps.maxBytes)
   }
   /**
    * A preview of a long reply: its newest text within `cap` once rendered, cut on a grapheme
    * boundary; cut inside a code fence, the fence's opener line is put back so the tail still renders as code.
    */
-  const fitPreview = (text: string, cap: number) => {
+  const fitPreview = (text: string, cap: number): { readonly text: string; readonly out: OutboundText } => {
     const tail = (room: number) => {
       if (text.length <= room) return text
       const start = Graphemes.ceil(text, text.length - room + 1)
@@ -143,35 +143,37 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       return "…\n" + opener + text.slice(Graphemes.ceil(text, text.length - room + 2 + opener.length))
     }
     let room = cap
-    let out = tail(room)
-    for (let i = 0; i < 4 && overBy(out, cap) > 1; i++) {
-      room = Math.floor((room / overBy(out, cap)) * 0.97)
-      out = tail(room)
+    let shown = tail(room)
+    let out = outbound(shown)
+    for (let i = 0, over = overBy(out, cap); i < 4 && over > 1; i++, over = overBy(out, cap)) {
+      room = Math.floor((room / over) * 0.97)
+      shown = tail(room)
+      out = outbound(shown)
     }
-    return out
+    return { text: shown, out }
   }
   /**
    * The splitter cuts markdown; rendering can lengthen it (Slack escapes `& < >` to entities, links
    * gain their URL). A part over the limit once rendered is split again with a budget shrunk by how far
-   * over it is, so every limit holds on what is actually sent.
+   * over it is, so every limit holds on what is actually sent. Each part is rendered once.
    */
-  const split = (markdown: string, budget = limit): ReadonlyArray<string> =>
+  const split = (markdown: string, budget = limit): ReadonlyArray<OutboundText> =>
     OutboundSplitter.split(markdown, {
       limit: budget,
       chunkMode: settings.chunkMode,
       maxLines: settings.maxLinesPerMessage ?? caps.maxLinesPerMessage,
       maxBytes: caps.maxBytes === undefined ? undefined : Math.floor((caps.maxBytes * budget) / limit)
     }).flatMap((part) => {
-      const over = overBy(part)
-      if (over <= 1 || budget <= OutboundSplitter.MIN_LIMIT) return [part]
+      const out = outbound(part)
+      const over = overBy(out)
+      if (over <= 1 || budget <= OutboundSplitter.MIN_LIMIT) return [out]
       return split(part, Math.max(OutboundSplitter.MIN_LIMIT, Math.min(budget - 1, Math.floor((budget / over) * 0.97))))
     })
-  const outbound = (part: string) => ({ formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) })
-  const sendParts = (parts: ReadonlyArray<string>) =>
+  const sendParts = (parts: ReadonlyArray<OutboundText>) =>
     Effect.forEach(
       parts,
       (part) =>
-        adapter.send(target, outbound(part)).pipe(
+        adapter.send(target, part).pipe(
           Effect.catchAll((e) => Effect.logWarning(`channel send failed (${adapter.channel}), continuing`, e))
         ),
       { discard: true }
@@ -179,9 +181,9 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   const sendText = (markdown: string) => sendParts(split(markdown))
 
   /** Edit preview: the first update posts the message, later ones edit it. */
-  const showEdit = (d: Draft, text: string) =>
+  const showEdit = (d: Draft, text: OutboundText) =>
     d.messageId === undefined
-      ? adapter.send(target, outbound(text)).pipe(
+      ? adapter.send(target, text).pipe(
           Effect.match({
             onFailure: (e) => Effect.logDebug("preview send failed", e),
             onSuccess: (sent) => {
@@ -189,13 +191,13 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
             }
           })
         )
-      : adapter.edit!(target, d.messageId, outbound(text)).pipe(Effect.catchAll((e) => Effect.logDebug("preview edit failed", e)))
+      : adapter.edit!(target, d.messageId, text).pipe(Effect.catchAll((e) => Effect.logDebug("preview edit failed", e)))
 
   /** The final reply in edit mode: its first part replaces the preview, the rest are new messages. */
   const finishPreview = (d: Draft | undefined, text: string) => {
     const parts = split(text)
     if (d?.messageId === undefined || parts.length === 0) return sendParts(parts)
-    return adapter.edit!(target, d.messageId, outbound(parts[0]!)).pipe(
+    return adapter.edit!(target, d.messageId, parts[0]!).pipe(
       Effect.matchEffect({
         // The preview keeps its partial text; the reply still arrives whole, as new messages.
         onFailure: (e) => Effect.zipRight(Effect.logWarning("final edit of the preview failed; sending the reply", e), sendParts(parts)),
@@ -228,12 +230,12 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       }
       // A long preview shows its newest text (a draft bubble holds 4096; an edited message, the limit).
       const cap = draftMode ? 4096 : limit
-      text = fitPreview(text, cap)
-      if (text === d.shown || text.trim() === "") return
-      d.shown = text
+      const fitted = fitPreview(text, cap)
+      if (fitted.text === d.shown || fitted.text.trim() === "") return
+      d.shown = fitted.text
       d.lastAt = now
-      if (editMode) return yield* showEdit(d, text)
-      yield* adapter.sendDraft!(target, d.id, outbound(text)).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
+      if (editMode) return yield* showEdit(d, fitted.out)
+      yield* adapter.sendDraft!(target, d.id, fitted.out).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
     })
 
   const ensureDraft = () => {

@@ -48,8 +48,7 @@ export interface Part {
 /** Below this limit fences can no longer be closed and reopened inside a part. */
 export const MIN_LIMIT = 16
 
-const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff
-const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff
+const { isHigh, isLow } = Graphemes
 const lineCount = (s: string) => {
   let n = 1
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 10) n++

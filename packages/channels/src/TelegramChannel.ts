@@ -12,7 +12,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Random, Redacted, Stream } from "effect"
-import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, RateLimited } from "./Channel.js"
+import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, type OutboundText, RateLimited } from "./Channel.js"
 import { field, type JsonResponse, postJson, redacted } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
@@ -107,28 +107,23 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
     })
     const chatKey = (t: ChatTarget) => `${t.chatId}:${t.threadId ?? ""}`
 
-    const send: Adapter["send"] = (target, text) =>
-      limiter.run(
-        chatKey(target),
-        call("sendMessage", { ...where(target), text: text.formatted, parse_mode: parseMode }).pipe(
-          Effect.catchIf(
-            (e): e is ChannelError => e instanceof ChannelError && isEntityError(e),
-            () => call("sendMessage", { ...where(target), text: text.plain })
-          )
+    /** `method` with the formatted text and the parse mode; on "can't parse entities", once more as plain text. */
+    const callFormatted = (method: string, params: Record<string, unknown>, text: OutboundText) =>
+      call(method, { ...params, text: text.formatted, parse_mode: parseMode }).pipe(
+        Effect.catchIf(
+          (e): e is ChannelError => e instanceof ChannelError && isEntityError(e),
+          () => call(method, { ...params, text: text.plain })
         )
-      ).pipe(Effect.map((r) => ({ messageId: String(field(r, "message_id") ?? "") })))
+      )
+
+    const send: Adapter["send"] = (target, text) =>
+      limiter.run(chatKey(target), callFormatted("sendMessage", where(target), text)).pipe(
+        Effect.map((r) => ({ messageId: String(field(r, "message_id") ?? "") }))
+      )
 
     // A draft is rendered like the final message (same parse mode, same plain fallback).
     const sendDraft: NonNullable<Adapter["sendDraft"]> = (target, draftId, text) =>
-      limiter.run(
-        chatKey(target),
-        call("sendMessageDraft", { ...where(target), draft_id: draftId, text: text.formatted, parse_mode: parseMode }).pipe(
-          Effect.catchIf(
-            (e): e is ChannelError => e instanceof ChannelError && isEntityError(e),
-            () => call("sendMessageDraft", { ...where(target), draft_id: draftId, text: text.plain })
-          )
-        )
-      ).pipe(Effect.asVoid)
+      limiter.run(chatKey(target), callFormatted("sendMessageDraft", { ...where(target), draft_id: draftId }, text)).pipe(Effect.asVoid)
 
     const pollTimeout = options.pollTimeoutSeconds ?? 25
     const inbound: Adapter["inbound"] =

@@ -1,14 +1,14 @@
 /**
  * Grapheme boundaries (what a reader sees as one character: 👍🏽, 🇩🇪, e + combining accent) for every
- * place channel text is trimmed or cut. Uses `Intl.Segmenter`, which asks ICU only about the cluster
- * around the index, so a cut near the end of a long reply does not segment the whole text.
+ * place channel text is trimmed or cut. Uses `Intl.Segmenter`'s `containing(index)`, which finds the
+ * cluster around the index without walking the text from its start.
  *
  * @internal
  */
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
 
-const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff
-const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff
+export const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff
+export const isLow = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff
 
 /** The grapheme boundary at or before `at` (0 and `text.length` are boundaries). */
 export const floor = (text: string, at: number): number => {
