@@ -24,6 +24,9 @@ export class FakeDiscord {
   readonly ops: Array<number> = []
   identifies = 0
   resumes = 0
+  connections = 0
+  private failing = 0
+  private zombie: WebSocket | undefined
   private limited: Array<number> = []
   private nonces = new Map<string, Created>()
   private bucket = new Map<string, { remaining: number; resetAt: number }>()
@@ -95,10 +98,16 @@ export class FakeDiscord {
     })
     this.wss = new WebSocketServer({ server: this.running.server, path: "/gateway" })
     this.wss.on("connection", (ws) => {
+      this.connections++
+      if (this.failing > 0) {
+        this.failing--
+        return ws.close(4000, "Unknown error")
+      }
       this.socket = ws
       const send = (p: unknown) => ws.send(JSON.stringify(p))
       send({ op: 10, d: { heartbeat_interval: this.options.heartbeatMs ?? 45000 }, s: null, t: null })
       ws.on("message", (raw) => {
+        if (this.zombie === ws) return
         const p = JSON.parse(String(raw)) as { op: number; d?: Record<string, unknown> }
         this.ops.push(p.op)
         if (p.op === 1) send({ op: 11 })
@@ -141,6 +150,18 @@ export class FakeDiscord {
       content,
       timestamp: new Date().toISOString()
     })
+  }
+
+  /** The connection stays open but goes silent: no heartbeat ACKs, no dispatches (they are kept for a
+   * resume). A client must notice the missing ACK and reconnect. */
+  goSilent(): void {
+    this.zombie = this.socket
+    this.socket = undefined
+  }
+
+  /** The next `n` gateway connections are closed (code 4000) before Hello. */
+  failNextConnections(n: number): void {
+    this.failing += n
   }
 
   /** Drops the gateway connection abruptly (the client must resume). */

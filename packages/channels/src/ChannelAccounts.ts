@@ -95,7 +95,7 @@ export const fromConfig = (
             adapters.push(
               yield* DiscordChannel.make({
                 ...common,
-                token: token!,
+                token: Redacted.make(token!),
                 ...(gatewayUrl !== undefined ? { gatewayUrl } : {}),
                 ...(typeof fields.receive === "boolean" ? { receive: fields.receive } : {})
               })
@@ -104,7 +104,7 @@ export const fromConfig = (
           }
           case "slack": {
             const signingSecret = yield* secret("signingSecret")
-            adapters.push(yield* SlackChannel.make({ ...common, token: token!, ...(signingSecret !== undefined ? { signingSecret } : {}) }))
+            adapters.push(yield* SlackChannel.make({ ...common, token: Redacted.make(token!), ...(signingSecret !== undefined ? { signingSecret } : {}) }))
             break
           }
           case "whatsapp": {
@@ -116,7 +116,7 @@ export const fromConfig = (
             adapters.push(
               yield* WhatsAppChannel.make({
                 ...common,
-                token: token!,
+                token: Redacted.make(token!),
                 phoneNumberId,
                 ...(appSecret !== undefined ? { appSecret } : {}),
                 ...(verifyToken !== undefined ? { verifyToken } : {}),

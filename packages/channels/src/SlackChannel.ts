@@ -8,16 +8,16 @@
  * @since 0.1.0
  */
 import type { HttpClient } from "@effect/platform"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson } from "./internal/http.js"
+import { field, postJson, redacted } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
 export interface Options {
   readonly accountId: string
-  /** Bot token `xoxb-…`. */
-  readonly token: string
+  /** Bot token `xoxb-…`; kept Redacted until the Authorization header is built. */
+  readonly token: string | Redacted.Redacted<string>
   readonly signingSecret?: string | undefined
   /** Default https://slack.com */
   readonly baseUrl?: string | undefined
@@ -101,8 +101,9 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
     const base = (options.baseUrl ?? "https://slack.com").replace(/\/$/, "")
     const caps = { ...capabilities.slack, minIntervalMs: options.minIntervalMs ?? capabilities.slack.minIntervalMs }
     const limiter = yield* RateLimiter.make({ minIntervalMs: caps.minIntervalMs })
+    const token = redacted(options.token)
     const call = (method: string, body: Record<string, unknown>) =>
-      postJson(CHANNEL, method, `${base}/api/${method}`, body, { authorization: `Bearer ${options.token}` }).pipe(
+      Effect.suspend(() => postJson(CHANNEL, method, `${base}/api/${method}`, body, { authorization: `Bearer ${Redacted.value(token)}` }, [token])).pipe(
         Effect.flatMap((res): Effect.Effect<unknown, ChannelError | RateLimited> => {
           if (res.status === 429) {
             const after = Number(res.headers["retry-after"] ?? "1")

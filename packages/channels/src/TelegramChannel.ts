@@ -13,6 +13,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Random, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, type OutboundText, RateLimited } from "./Channel.js"
+import { delayMs } from "./internal/backoff.js"
 import { field, type JsonResponse, postJson, redacted } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
@@ -34,12 +35,8 @@ export interface Options {
   readonly pollBackoff?: { readonly initialMs: number; readonly maxMs: number } | undefined
 }
 
-/**
- * Delay before poll retry `attempt` (0-based) after consecutive failures: `initialMs · 2^attempt`,
- * capped at `maxMs`, times a jitter in [0.5, 1) so many gateways do not retry in step.
- */
-export const pollDelayMs = (attempt: number, jitter: number, backoff = { initialMs: 1000, maxMs: 60_000 }): number =>
-  Math.round(Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30)) * (0.5 + jitter / 2))
+/** Delay before poll retry `attempt` (0-based): exponential from `initialMs` to `maxMs`, jittered. */
+export const pollDelayMs = delayMs
 
 const CHANNEL = "telegram"
 

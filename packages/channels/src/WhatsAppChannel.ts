@@ -8,16 +8,17 @@
  * @since 0.1.0
  */
 import type { HttpClient } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Effect, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson } from "./internal/http.js"
+import { field, postJson, redacted } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
 export interface Options {
   readonly accountId: string
   readonly phoneNumberId: string
-  readonly token: string
+  /** Access token; kept Redacted until the Authorization header is built. */
+  readonly token: string | Redacted.Redacted<string>
   readonly appSecret?: string | undefined
   readonly verifyToken?: string | undefined
   /** Default https://graph.facebook.com */
@@ -85,6 +86,7 @@ export const handleWebhook = (
 export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const http = yield* Effect.context<HttpClient.HttpClient>()
+    const token = redacted(options.token)
     const url = `${(options.baseUrl ?? "https://graph.facebook.com").replace(/\/$/, "")}/${options.version ?? "v21.0"}/${options.phoneNumberId}/messages`
     const caps = { ...capabilities.whatsapp, minIntervalMs: options.minIntervalMs ?? capabilities.whatsapp.minIntervalMs }
     const limiter = yield* RateLimiter.make({ minIntervalMs: caps.minIntervalMs })
@@ -102,7 +104,8 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
               "messages",
               url,
               { messaging_product: "whatsapp", recipient_type: "individual", to: target.chatId, type: "text", text: { preview_url: false, body: text.formatted } },
-              { authorization: `Bearer ${options.token}` }
+              { authorization: `Bearer ${Redacted.value(token)}` },
+              [token]
             ).pipe(
               Effect.flatMap((res): Effect.Effect<unknown, ChannelError | RateLimited> => {
                 const code = Number(field(res.json, "error", "code"))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import { FakeDiscord } from "../fakes/FakeDiscord.js"
 import { Channel, DiscordChannel } from "../src/index.js"
 import { expectedMessages, fake, finalOf, runEvents, startHub, waitUntil } from "./support/harness.js"
@@ -64,6 +64,46 @@ describe("DiscordChannel end to end (Gateway WebSocket → Conversations → scr
       yield* waitUntil("reply", () => d.created.length >= expected.length)
       expect(d.created.map((m) => m.content)).toEqual(expected)
       expect(d.identifies).toBe(1)
+    })
+  )
+  it.scopedLive("a connection that goes silent (no heartbeat ACK) is detected and resumed; the message sent meanwhile is answered", () =>
+    Effect.gen(function* () {
+      const d = yield* fake(() => new FakeDiscord(TOKEN, { heartbeatMs: 40 }))
+      const { conversations } = yield* startHub(adapter(d))
+      yield* waitUntil("identified", () => d.identifies === 1 && d.connected)
+      d.goSilent()
+      d.userMessage("6101", "Still there?") // held while silent, replayed on resume
+      yield* waitUntil("resumed", () => d.resumes === 1)
+      const events = yield* runEvents(conversations, "discord:guildbot:6101")
+      const expected = expectedMessages(finalOf(events), Channel.capabilities.discord, 2000)
+      yield* waitUntil("reply", () => d.created.length >= expected.length)
+      expect(d.created.map((m) => m.content)).toEqual(expected)
+      expect(d.identifies).toBe(1)
+    })
+  )
+
+  it.scopedLive("failed reconnects back off exponentially with jitter, one log line each, no token in any line", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        lines.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
+      })
+      const d = yield* fake(() => new FakeDiscord(TOKEN))
+      yield* startHub(adapter(d)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* waitUntil("identified", () => d.identifies === 1 && d.connected)
+      d.failNextConnections(4)
+      d.dropConnection()
+      yield* waitUntil("resumed", () => d.resumes === 1)
+      const delays = lines.flatMap((l) => {
+        const m = /reconnecting in (\d+) ms/.exec(l)
+        return m === null ? [] : [Number(m[1])]
+      })
+      // 1 drop + 4 refused connections: 5 lines; each delay is in [0.5, 1) · 20 ms · 2^n, so they strictly grow
+      expect(delays).toHaveLength(5)
+      for (let i = 1; i < delays.length; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!)
+      expect(delays[4]!).toBeGreaterThanOrEqual(160)
+      expect(d.connections).toBe(6)
+      expect(lines.every((l) => !l.includes(TOKEN))).toBe(true)
     })
   )
 })
