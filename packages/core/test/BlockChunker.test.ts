@@ -233,6 +233,21 @@ describe("BlockChunker: UTF-16", () => {
     expect(joined(r)).toBe(text)
   })
 
+  it("a fence opener with room for one content unit before an emoji ends the block before the fence", () => {
+    // found by the pipeline property suite (seed 1739477828): "\n```\n😀" + "\n```" was 11 > 10
+    for (const text of ["\n```\n😀a😀", "x\n```\n😀a😀bcdefgh😀", "\n```\n😀😀😀😀😀😀\n```\n"]) {
+      for (const step of [1, 2, 100]) {
+        const deltas = Array.from({ length: Math.ceil(text.length / step) }, (_, i) => text.slice(i * step, (i + 1) * step))
+        const r = run({ minChars: 10, maxChars: 10 }, deltas)
+        for (const t of r.texts) {
+          expect(t.length).toBeLessThanOrEqual(10)
+          expect(wellFormed(t)).toBe(true)
+        }
+        expect(joined(r)).toBe(text)
+      }
+    }
+  })
+
   it("waits for the low half when a delta ends between the two halves at the cap", () => {
     const c = BlockChunker.make({ minChars: 1, maxChars: 4 })
     c.append("abc\ud83d")

@@ -352,7 +352,9 @@ export class Chunker {
     }
     let rewrite = openerHere && bare && olen > mlen
     let c = pos + room + (rewrite ? olen - mlen : 0)
-    if (openerHere && c <= f.oend + 1) {
+    // The content after the opener line needs 2 code units, or a surrogate pair would push the
+    // block past maxChars (utf16 below can only move forward there).
+    if (openerHere && c < f.oend + 3) {
       // No room for the opener line plus content. End the block before the fence if that block
       // is long enough, else write this first opener bare to make room, else end before it anyway.
       const before = P + f.start - pos
@@ -364,7 +366,7 @@ export class Chunker {
         rewrite = true
         c = pos + room + olen - mlen
       }
-      if (c <= f.oend + 1 && f.start > pos) {
+      if (c < f.oend + 3 && f.start > pos) {
         this.emitPlain(out, f.start, SKIP_NONE)
         return true
       }
