@@ -1,6 +1,7 @@
 /**
- * The web chat page in headless Chromium (Debian `chromium` + playwright-core): blocks arrive,
- * Stop works mid-stream, a reload mid-stream resumes without duplicates.
+ * The web chat page in headless Chromium (Debian `chromium` + playwright-core): text shows as it
+ * streams and the finished reply is the Final's Markdown rendered, Stop works mid-stream, a reload
+ * mid-stream resumes without duplicates, and nothing is wider than a phone.
  */
 import { execSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
@@ -53,68 +54,124 @@ describe("web chat page (headless Chromium)", () => {
   })
 
   const lastAssistant = (p: Page) => p.locator(".msg.assistant").last()
-  const blockSeqs = (p: Page) => lastAssistant(p).locator(".block").evaluateAll((bs) => bs.map((b) => Number((b as HTMLElement).dataset.seq)))
   const send = async (p: Page, text: string) => {
     await p.fill("#input", text)
     await p.press("#input", "Enter")
   }
+  /** The runs' Finals of a conversation, read as a protocol client reads them. */
+  const finals = async (conversationId: string, runs: number) => {
+    const c = await connect(gw.info.wsUrl)
+    await c.request({ type: "subscribe", conversationId, fromSeq: 0 })
+    await c.until(() => c.events(conversationId).filter((e) => e._tag === "RunEnded").length === runs, 10_000)
+    const texts = c.events(conversationId).flatMap((e) => (e._tag === "Final" ? [e.text as string] : []))
+    c.close()
+    return texts
+  }
+  /** The last reply's body next to the page's own renderer applied to `text` at once. */
+  // (a string, not a function: vitest rewrites `import()` inside functions it transforms)
+  const compareRendered = (p: Page, text: string): Promise<{ shown: string; expected: string; text: string }> =>
+    p.evaluate(`(async () => {
+      const md = await import("/markdown.js")
+      const wrap = document.createElement("div")
+      wrap.append(...md.render(${JSON.stringify(text)}))
+      const body = Array.from(document.querySelectorAll(".msg.assistant .body")).pop()
+      return { shown: body.innerHTML, expected: wrap.innerHTML, text: body.innerText }
+    })()`)
+  const waitDone = (p: Page, timeout: number) =>
+    p.waitForFunction(() => {
+      const last = Array.from(document.querySelectorAll(".msg.assistant")).pop()
+      return last && !last.querySelector(".typing")
+    }, undefined, { timeout })
+  const waitStreaming = (p: Page) =>
+    p.waitForFunction(() => {
+      const last = Array.from(document.querySelectorAll(".msg.assistant")).pop()
+      return last?.querySelector(".typing") && (last.querySelector(".body")?.textContent ?? "").length > 0
+    }, undefined, { timeout: 30_000 })
 
-  it("shows the offline model, streams blocks, and keeps the conversation in the list", async () => {
+  it("shows the offline model, streams text as it arrives, and the finished reply is the Final's Markdown", async () => {
+    // Record when the first Draft frame arrives and when the reply first shows text, in the page.
+    await page.addInitScript(() => {
+      const w = window as unknown as { __t: { draft?: number; shown?: number } }
+      w.__t = {}
+      const Native = window.WebSocket
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | Array<string>) {
+          super(url, protocols)
+          this.addEventListener("message", (m) => {
+            if (w.__t.draft === undefined && typeof m.data === "string" && m.data.includes('"Draft"')) w.__t.draft = performance.now()
+          })
+        }
+      }
+      new MutationObserver(() => {
+        if (w.__t.shown === undefined && (document.querySelector(".msg.assistant .body")?.textContent ?? "") !== "")
+          w.__t.shown = performance.now()
+      }).observe(document, { subtree: true, childList: true, characterData: true })
+    })
     await page.goto(gw.info.url)
     await page.waitForSelector("#conn.online", { timeout: 20_000 })
     expect(await page.isVisible("#offline")).toBe(true)
     expect(await page.textContent("#model")).toBe("offline demo model")
     await send(page, "Explain how a sluice gate controls water flow.")
-    await page.waitForSelector(".msg.assistant .block", { timeout: 20_000 })
-    const early = (await blockSeqs(page)).length
-    if (process.env.SLUICE_SCREENSHOT) await page.screenshot({ path: process.env.SLUICE_SCREENSHOT })
-    await page.waitForSelector(".msg.assistant:not(:has(.typing))", { timeout: 30_000 })
-    const seqs = await blockSeqs(page)
-    expect(seqs.length).toBeGreaterThan(early)
-    expect(new Set(seqs).size).toBe(seqs.length)
+    await waitStreaming(page)
+    const early = (await lastAssistant(page).locator(".body").textContent())!.length
+    const t = await page.evaluate(() => (window as unknown as { __t: { draft: number; shown: number } }).__t)
+    expect(t.shown - t.draft).toBeLessThan(200)
+    await waitDone(page, 30_000)
+    const conversationId = new URL(page.url()).hash.slice(1)
+    const [final] = await finals(conversationId, 1)
+    const r = await compareRendered(page, final!)
+    expect(r.text.length).toBeGreaterThan(early)
+    expect(r.shown).toBe(r.expected)
+    // Real Markdown: headings and code are elements, not literal markers.
+    if (final!.includes("### ")) {
+      expect(await lastAssistant(page).locator("h3").count()).toBeGreaterThan(0)
+      expect(r.text).not.toContain("### ")
+    }
+    if (final!.includes("```")) expect(await lastAssistant(page).locator("pre code").count()).toBeGreaterThan(0)
     await page.waitForSelector("#conversations a.active", { timeout: 5_000 })
   }, 60_000)
 
   it("Stop mid-stream ends the run and marks the reply stopped", async () => {
     await send(page, "Now write a much longer essay about canals and locks, with history.")
-    await page.waitForFunction(() => {
-      const last = Array.from(document.querySelectorAll(".msg.assistant")).pop()
-      return last?.querySelector(".typing") && last.querySelector(".block")
-    }, undefined, { timeout: 30_000 })
+    await waitStreaming(page)
     expect(await page.isVisible("#stop")).toBe(true)
     await page.click("#stop")
     await page.waitForSelector(".msg.assistant:last-child .badge.stopped", { timeout: 15_000 })
     await page.waitForSelector("#stop", { state: "hidden", timeout: 5_000 })
   }, 60_000)
 
-  it("reload mid-stream: the stream resumes and no block appears twice", async () => {
+  it("reload mid-stream: the stream resumes and the reply shows once, as the Final renders", async () => {
     await send(page, "Tell me about the Erie canal in detail please.")
-    await page.waitForFunction(() => {
-      const last = Array.from(document.querySelectorAll(".msg.assistant")).pop()
-      return last?.querySelector(".typing") && last.querySelector(".block")
-    }, undefined, { timeout: 30_000 })
+    await waitStreaming(page)
     const conversationId = new URL(page.url()).hash.slice(1)
     await page.reload()
     await page.waitForSelector("#conn.online", { timeout: 20_000 })
     // Still streaming after the reload, then done.
-    await page.waitForFunction(() => {
-      const last = Array.from(document.querySelectorAll(".msg.assistant")).pop()
-      return last && !last.querySelector(".typing")
-    }, undefined, { timeout: 40_000 })
-    const seqs = await blockSeqs(page)
-    expect(new Set(seqs).size).toBe(seqs.length)
-    // The page shows exactly the blocks of that run, as a protocol client reads them.
-    const c = await connect(gw.info.wsUrl)
-    await c.request({ type: "subscribe", conversationId, fromSeq: 0 })
-    await c.until(() => c.events(conversationId).filter((e) => e._tag === "RunEnded").length === 3, 10_000)
-    const events = c.events(conversationId)
-    const lastRun = events.filter((e) => e._tag === "RunStarted").pop()!.runId
-    const expected = events.filter((e) => e._tag === "Block" && e.runId === lastRun).map((e) => e.seq)
-    expect(seqs).toEqual(expected)
-    const userMessages = await page.locator(".msg.user").count()
-    expect(userMessages).toBe(3)
-    c.close()
+    await waitDone(page, 40_000)
+    const texts = await finals(conversationId, 3)
+    const r = await compareRendered(page, texts.at(-1)!)
+    expect(r.shown).toBe(r.expected)
+    expect(await page.locator(".msg.user").count()).toBe(3)
+    expect(await page.locator(".msg.assistant").count()).toBe(3)
   }, 90_000)
+
+  it("at 390 px nothing is wider than the screen: long titles, long code lines and tables scroll inside", async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await send(page, `${"Averyveryverylongwordwithoutanyspaces".repeat(4)} and a long request, please.`)
+    await waitDone(page, 40_000)
+    // A long code line and a wide table inside the reply (rendered by the page's own renderer).
+    const wide = `\`\`\`ts\nconst x = "${"y".repeat(400)}"\n\`\`\`\n\n| ${"col | ".repeat(30)}\n|${"---|".repeat(30)}\n| ${"cell | ".repeat(30)}\n`
+    await page.evaluate(`(async () => {
+      const md = await import("/markdown.js")
+      Array.from(document.querySelectorAll(".msg.assistant .body")).pop().append(...md.render(${JSON.stringify(wide)}))
+    })()`)
+    const m = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }))
+    expect(m.scroll).toBeLessThanOrEqual(m.inner)
+    // The long line scrolls inside its code block (highlight.js makes `code.hljs` the scroller).
+    expect(await page.locator(".msg.assistant pre code").last().evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true)
+    if (process.env.SLUICE_SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SLUICE_SCREENSHOT_DIR, "phone.png") })
+    await page.setViewportSize({ width: 1200, height: 800 })
+  }, 60_000)
 })
 
 // Make sure a stray profile dir from an aborted run does not pile up.

@@ -1,4 +1,6 @@
 // Sluice web chat: speaks the gateway WebSocket protocol v1 (docs/protocol.md). No build step.
+import { enableCopy, LiveMarkdown } from "/markdown.js"
+
 const $ = (id) => document.getElementById(id)
 const el = (tag, cls, text) => {
   const e = document.createElement(tag)
@@ -23,33 +25,23 @@ const state = {
 // ---------------------------------------------------------------------------------------------
 // rendering
 
-const escapeHtml = (s) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c])
-/** Tiny markdown: fenced code, inline code, bold, paragraphs. */
-const render = (text) => {
-  const out = []
-  const parts = text.split(/(```[^\n]*\n[\s\S]*?(?:```|$))/)
-  for (const part of parts) {
-    if (part.startsWith("```")) {
-      const body = part.replace(/^```[^\n]*\n/, "").replace(/```$/, "")
-      out.push(`<pre><code>${escapeHtml(body)}</code></pre>`)
-    } else {
-      for (const para of part.split(/\n{2,}/)) {
-        if (!para.trim()) continue
-        const html = escapeHtml(para)
-          .replace(/`([^`]+)`/g, "<code>$1</code>")
-          .replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")
-          .replace(/(^|[^*])\*([^*\n]+)\*/g, "$1<i>$2</i>")
-          .replace(/\n/g, "<br>")
-        out.push(`<p>${html}</p>`)
-      }
-    }
-  }
-  return out.join("")
+/** The visible reply after a Draft (ReplyEvent.applyDraft): idempotent, a gap waits for the Final. */
+const applyDraft = (current, d) => {
+  if (d.offset === current.length) return current + d.text
+  if (d.offset > current.length) return current
+  const end = d.offset + d.text.length
+  return end <= current.length && current.startsWith(d.text, d.offset) ? current : current.slice(0, d.offset) + d.text
 }
 
 const messages = $("messages")
+enableCopy(messages)
+// Follow the reply only while the reader is at the bottom: never yank them back while they read above.
+let follow = true
+messages.addEventListener("scroll", () => {
+  follow = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 48
+})
 const scrollDown = () => {
-  messages.scrollTop = messages.scrollHeight
+  if (follow) messages.scrollTop = messages.scrollHeight
 }
 
 const clearView = () => {
@@ -71,12 +63,16 @@ const runView = (runId) => {
   const reasoning = el("div", "reasoning")
   reasoning.innerHTML = '<span class="label">Thinking…</span><div class="bar"><i></i></div>'
   reasoning.hidden = true
-  const body = el("div", "body")
+  const thinking = el("details", "thinking")
+  thinking.hidden = true
+  thinking.append(el("summary", "", "Thinking"), el("div", "text"))
+  const body = el("div", "body markdown")
   const typing = el("div", "typing")
   typing.innerHTML = "<i></i><i></i><i></i>"
-  box.append(reasoning, body, typing)
+  box.append(reasoning, thinking, body, typing)
   messages.append(box)
-  v = { box, reasoning, body, typing, blocks: 0, ended: false }
+  // text: the visible reply from Drafts; blockText: from Blocks, shown only when no Draft came.
+  v = { box, reasoning, thinking, body, typing, text: "", blockText: "", drafted: false, live: new LiveMarkdown(body, scrollDown), ended: false }
   state.runs.set(runId, v)
   return v
 }
@@ -98,10 +94,12 @@ const apply = (ev) => {
       messages.append(m)
       break
     }
-    case "RunStarted":
-      runView(ev.runId)
+    case "RunStarted": {
+      const v = runView(ev.runId)
+      if (ev.model) v.box.dataset.model = ev.model
       setRunning(true)
       break
+    }
     case "ReasoningUpdate": {
       const v = runView(ev.runId)
       v.reasoning.hidden = false
@@ -110,32 +108,43 @@ const apply = (ev) => {
       v.reasoning.querySelector(".bar i").style.width = `${Math.round(ev.progress * 100)}%`
       break
     }
+    case "ReasoningDelta": {
+      const v = runView(ev.runId)
+      v.thinking.hidden = false
+      v.thinking.querySelector(".text").textContent += ev.text
+      break
+    }
+    case "Draft": {
+      const v = runView(ev.runId)
+      v.reasoning.classList.add("done")
+      v.drafted = true
+      v.text = applyDraft(v.text, ev)
+      v.live.set(v.text)
+      break
+    }
     case "Block": {
       const v = runView(ev.runId)
       v.reasoning.classList.add("done")
-      const b = el("div", "block")
-      b.dataset.seq = ev.seq
-      b.innerHTML = render(ev.text)
-      v.body.append(b)
-      v.blocks++
+      v.blockText += (v.blockText ? "\n\n" : "") + ev.text
+      if (!v.drafted) v.live.set(v.blockText)
       break
     }
     case "Final": {
       const v = runView(ev.runId)
       v.reasoning.classList.add("done")
-      if (v.blocks === 0 && ev.text) {
-        const b = el("div", "block final")
-        b.dataset.seq = ev.seq
-        b.innerHTML = render(ev.text)
-        v.body.append(b)
-      }
+      v.text = ev.text
+      v.live.finish(ev.text)
       if (ev.interrupted) v.box.append(el("span", "badge stopped", "stopped"))
       break
     }
     case "Rollback": {
+      // Offsets restart at 0: the retried attempt streams the reply again from its start.
       const v = runView(ev.runId)
-      for (const b of [...v.body.children]) if (Number(b.dataset.seq) >= ev.discardFromSeq) b.remove()
-      v.blocks = v.body.children.length
+      v.text = ""
+      v.blockText = ""
+      v.drafted = false
+      v.live.reset()
+      v.thinking.querySelector(".text").textContent = ""
       break
     }
     case "Error":
@@ -147,6 +156,7 @@ const apply = (ev) => {
       v.typing.remove()
       v.reasoning.classList.add("done")
       if (ev.reason !== "completed" && !v.box.querySelector(".badge")) v.box.append(el("span", "badge stopped", ev.reason))
+      if (v.box.dataset.model && !v.box.querySelector(".badge.model")) v.box.append(el("span", "badge model", v.box.dataset.model))
       setRunning(false)
       refreshList()
       break
