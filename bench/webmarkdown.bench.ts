@@ -14,7 +14,13 @@ import { pathToFileURL } from "node:url"
 import { assets } from "../packages/gateway/src/internal/web.js"
 
 const CHROMIUM = "/usr/bin/chromium"
-type ChromiumType = typeof import("playwright-core").chromium
+/** The part of playwright-core's `chromium` used here (the package is the gateway's, not the bench's). */
+interface ChromiumType {
+  launch(o: { executablePath: string; args: Array<string>; headless: boolean }): Promise<{
+    newPage(): Promise<{ goto(url: string): Promise<unknown>; evaluate(expression: string): Promise<unknown> }>
+    close(): Promise<void>
+  }>
+}
 
 const reply = (bytes: number): string => {
   const parts: Array<string> = []
