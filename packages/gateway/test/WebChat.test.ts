@@ -155,7 +155,7 @@ describe("web chat page (headless Chromium)", () => {
     expect(await page.locator(".msg.assistant").count()).toBe(3)
   }, 90_000)
 
-  it("at 390 px nothing is wider than the screen: long titles, long code lines and tables scroll inside", async () => {
+  it("at 390 px nothing is wider than the screen (code and tables scroll inside) and the conversations are a drawer", async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await send(page, `${"Averyveryverylongwordwithoutanyspaces".repeat(4)} and a long request, please.`)
     await waitDone(page, 40_000)
@@ -170,6 +170,16 @@ describe("web chat page (headless Chromium)", () => {
     // The long line scrolls inside its code block (highlight.js makes `code.hljs` the scroller).
     expect(await page.locator(".msg.assistant pre code").last().evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true)
     if (process.env.SLUICE_SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SLUICE_SCREENSHOT_DIR, "phone.png") })
+    // The sidebar is a drawer: off-screen until the menu button opens it, closed again by a choice.
+    const sidebarRight = () => page.locator("#sidebar").evaluate((e) => e.getBoundingClientRect().right)
+    expect(await sidebarRight()).toBeLessThanOrEqual(0)
+    await page.click("#menu")
+    await page.waitForFunction(() => document.querySelector("#sidebar")!.getBoundingClientRect().left >= 0, undefined, { timeout: 5_000 })
+    expect(await page.locator("#conversations a").count()).toBeGreaterThan(0)
+    expect(await page.isVisible("#new")).toBe(true)
+    if (process.env.SLUICE_SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SLUICE_SCREENSHOT_DIR, "phone-drawer.png") })
+    await page.locator("#conversations a").first().click()
+    await page.waitForFunction(() => document.querySelector("#sidebar")!.getBoundingClientRect().right <= 0, undefined, { timeout: 5_000 })
     await page.setViewportSize({ width: 1200, height: 800 })
   }, 60_000)
 })

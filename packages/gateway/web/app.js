@@ -276,7 +276,23 @@ window.addEventListener("hashchange", () => {
   if (id !== state.current) open(id)
 })
 
+// The phone drawer: the sidebar slides in over the chat; choosing anything in it closes it.
+const drawer = (open) => {
+  document.body.classList.toggle("drawer", open)
+  $("scrim").hidden = !open
+  $("menu").setAttribute("aria-expanded", String(open))
+}
+$("menu").onclick = () => drawer(!document.body.classList.contains("drawer"))
+$("scrim").onclick = () => drawer(false)
+$("conversations").addEventListener("click", (e) => {
+  if (e.target.closest("a")) drawer(false)
+})
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") drawer(false)
+})
+
 $("new").onclick = () => {
+  drawer(false)
   history.pushState(null, "", location.pathname + location.search)
   open(undefined)
   $("input").focus()
