@@ -71,8 +71,8 @@ const runView = (runId) => {
   typing.innerHTML = "<i></i><i></i><i></i>"
   box.append(reasoning, thinking, body, typing)
   messages.append(box)
-  // text: the visible reply from Drafts; blockText: from Blocks, shown only when no Draft came.
-  v = { box, reasoning, thinking, body, typing, text: "", blockText: "", drafted: false, live: new LiveMarkdown(body, scrollDown), ended: false }
+  // text: the visible reply from Drafts; blockText: from Blocks, shown only while no Draft came.
+  v = { box, reasoning, thinking, body, typing, text: "", blockText: "", live: new LiveMarkdown(body, scrollDown), ended: false }
   state.runs.set(runId, v)
   return v
 }
@@ -117,7 +117,6 @@ const apply = (ev) => {
     case "Draft": {
       const v = runView(ev.runId)
       v.reasoning.classList.add("done")
-      v.drafted = true
       v.text = applyDraft(v.text, ev)
       v.live.set(v.text)
       break
@@ -126,13 +125,12 @@ const apply = (ev) => {
       const v = runView(ev.runId)
       v.reasoning.classList.add("done")
       v.blockText += (v.blockText ? "\n\n" : "") + ev.text
-      if (!v.drafted) v.live.set(v.blockText)
+      if (v.text === "") v.live.set(v.blockText)
       break
     }
     case "Final": {
       const v = runView(ev.runId)
       v.reasoning.classList.add("done")
-      v.text = ev.text
       v.live.finish(ev.text)
       if (ev.interrupted) v.box.append(el("span", "badge stopped", "stopped"))
       break
@@ -142,7 +140,6 @@ const apply = (ev) => {
       const v = runView(ev.runId)
       v.text = ""
       v.blockText = ""
-      v.drafted = false
       v.live.reset()
       v.thinking.querySelector(".text").textContent = ""
       break

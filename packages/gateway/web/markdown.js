@@ -9,19 +9,17 @@ import hljs from "/vendor/highlight.js"
 const escapeHtml = (s) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c])
 
-let highlighting = true
-const marked = new Marked({
-  gfm: true,
-  renderer: {
-    code({ text, lang }) {
-      const language = (lang ?? "").match(/^\S*/)[0]
-      const known = language !== "" && hljs.getLanguage(language) !== undefined
-      // The live tail is not highlighted: it is re-rendered every frame while it grows.
-      const body = highlighting && known ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text)
-      return `<pre><code class="hljs${language ? ` language-${escapeHtml(language)}` : ""}">${body}\n</code></pre>\n`
-    }
+/** A code block, highlighted when `highlight` and the language is known. */
+const code = (highlight) =>
+  function ({ text, lang }) {
+    const language = (lang ?? "").match(/^\S*/)[0]
+    const known = language !== "" && hljs.getLanguage(language) !== undefined
+    const body = highlight && known ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text)
+    return `<pre><code class="hljs${language ? ` language-${escapeHtml(language)}` : ""}">${body}\n</code></pre>\n`
   }
-})
+const marked = new Marked({ gfm: true, renderer: { code: code(true) } })
+// The live tail is not highlighted: it is re-rendered every frame while it grows.
+const plain = new Marked({ gfm: true, renderer: { code: code(false) } })
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A" && node.hasAttribute("href")) {
@@ -44,15 +42,6 @@ const toNodes = (html) => {
     pre.prepend(b)
   }
   return [...t.content.childNodes]
-}
-
-const parse = (tokens, highlight) => {
-  highlighting = highlight
-  try {
-    return marked.parser(tokens)
-  } finally {
-    highlighting = true
-  }
 }
 
 /** The whole text rendered at once: what a finished reply shows. */
@@ -106,24 +95,21 @@ export class LiveMarkdown {
     this.frame = 0
     const tokens = marked.lexer(this.text.slice(this.settled))
     const keep = Math.max(0, tokens.length - 2)
+    for (const n of this.tail) n.remove()
     if (keep > 0) {
       const done = tokens.slice(0, keep)
       done.links = tokens.links
-      for (const n of this.tail) n.remove()
-      this.tail = []
-      this.el.append(...toNodes(parse(done, true)))
+      this.el.append(...toNodes(marked.parser(done)))
       for (const t of done) this.settled += t.raw.length
     }
     const live = tokens.slice(keep)
     live.links = tokens.links
-    const nodes = toNodes(parse(live, false))
-    for (const n of this.tail) n.remove()
-    this.el.append(...nodes)
-    this.tail = nodes
+    this.tail = toNodes(plain.parser(live))
+    this.el.append(...this.tail)
     this.onRender?.()
   }
 
-  /** The Final: the whole text rendered at once replaces the live DOM only where it differs. */
+  /** The Final: the whole text rendered at once; it replaces the live DOM only if that differs. */
   finish(text) {
     if (this.frame !== 0) cancelAnimationFrame(this.frame)
     this.frame = 0
