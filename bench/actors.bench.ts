@@ -147,7 +147,8 @@ const noopStore = Layer.succeed(ConversationStore.ConversationStore, {
   history: () => Effect.succeed([]),
   messages: () => Effect.succeed([]),
   runs: () => Effect.succeed([]),
-  list: () => Effect.succeed([])
+  list: () => Effect.succeed([]),
+  remove: () => Effect.void
 })
 
 /**

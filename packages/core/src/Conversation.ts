@@ -37,6 +37,12 @@ export interface Accepted {
   readonly duplicate?: boolean | undefined
 }
 
+/** A regenerate was accepted: run `runId` will answer the last user message(s) again. */
+export interface Regenerated {
+  readonly conversationId: string
+  readonly runId: string
+}
+
 export const MessageStatus = Schema.Literal("complete", "streaming", "interrupted", "failed")
 export type MessageStatus = typeof MessageStatus.Type
 
@@ -57,9 +63,24 @@ export const ConversationSummary = Schema.Struct({
   title: Schema.String,
   lastSeq: Schema.Int,
   updatedAt: Schema.Number,
-  running: Schema.Boolean
+  running: Schema.Boolean,
+  /** The conversation's own system prompt (see `ConversationPatch`). */
+  system: Schema.optional(Schema.String),
+  /** The model every run of the conversation uses (see `ConversationPatch`). */
+  model: Schema.optional(Schema.String)
 })
 export type ConversationSummary = typeof ConversationSummary.Type
+
+/**
+ * What `Conversations.update` changes; a field left out stays as it is. `system` replaces the
+ * runtime's system prompt for this conversation and `model` pins the model of every later run
+ * (instead of the reasoning level's); an empty string clears either back to the default.
+ */
+export interface ConversationPatch {
+  readonly title?: string | undefined
+  readonly system?: string | undefined
+  readonly model?: string | undefined
+}
 
 /** @category records */
 export interface ConversationRecord {
@@ -74,6 +95,8 @@ export interface ConversationRecord {
   readonly updatedAt: number
   /** Events with a seq below this were deleted by retention (1 = nothing deleted). Store-managed. */
   readonly prunedBefore: number
+  readonly system?: string | undefined
+  readonly model?: string | undefined
 }
 
 /** @category records */
@@ -90,6 +113,8 @@ export interface MessageRecord {
   readonly at: number
   /** The client's idempotency key of a user message, when it sent one. */
   readonly clientMessageId?: string | undefined
+  /** Replaced by an edit or a regenerated reply (see `ReplyEvent.Rewound`): not history any more. */
+  readonly superseded?: boolean | undefined
 }
 
 export type RunStatus = "running" | RunEndReason
@@ -105,8 +130,19 @@ export interface RunRecord {
   readonly endedAt?: number | undefined
 }
 
-/** The title shown in lists: the first user message, on one line, at most 80 characters. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" })
+
+/**
+ * The title shown in lists: the first user message, on one line, at most 80 characters, cut on
+ * a grapheme boundary (never inside an emoji or a surrogate pair).
+ */
 export const titleOf = (text: string): string => {
   const line = text.replace(/\s+/g, " ").trim()
-  return line.length <= 80 ? line : `${line.slice(0, 79)}…`
+  if (line.length <= 80) return line
+  let end = 0
+  for (const { segment } of graphemes.segment(line)) {
+    if (end + segment.length > 79) break
+    end += segment.length
+  }
+  return `${line.slice(0, end)}…`
 }

@@ -28,6 +28,21 @@ export class EventsExpired extends Schema.TaggedError<EventsExpired>()("EventsEx
   oldestSeq: Schema.Int
 }) {}
 
+/**
+ * A run is going or messages are queued: an edit or a regenerate would change history under it.
+ * Stop the run (or wait for it) and try again.
+ */
+export class ConversationBusy extends Schema.TaggedError<ConversationBusy>()("ConversationBusy", {
+  conversationId: Schema.String
+}) {}
+
+/** No such message to edit, or nothing to regenerate (`reason` says which). */
+export class MessageNotFound extends Schema.TaggedError<MessageNotFound>()("MessageNotFound", {
+  conversationId: Schema.String,
+  messageId: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {}
+
 export class ConversationNotFound extends Schema.TaggedError<ConversationNotFound>()("ConversationNotFound", {
   conversationId: Schema.String
 }) {}

@@ -74,6 +74,8 @@ export interface ConversationStoreService {
   ) => Effect.Effect<{ readonly messageId: string; readonly seq: number } | undefined, StoreError>
   readonly runs: (conversationId: string) => Effect.Effect<ReadonlyArray<RunRecord>, StoreError>
   readonly list: (options?: { readonly owner?: string | undefined }) => Effect.Effect<ReadonlyArray<ConversationSummary>, StoreError>
+  /** Deletes the conversation with its messages, runs and log, as one transaction. */
+  readonly remove: (conversationId: string) => Effect.Effect<void, StoreError>
 }
 
 /** @category tags */

@@ -20,8 +20,15 @@
  */
 import type * as Reasoning from "./Reasoning.js"
 import { Context, Effect, Layer, type Duration, type Stream } from "effect"
-import type { Accepted, ConversationSummary, HistoryMessage, SendOptions } from "./Conversation.js"
-import type { EventsExpired, MailboxFull, StoreError } from "./ConversationError.js"
+import type { Accepted, ConversationPatch, ConversationSummary, HistoryMessage, Regenerated, SendOptions } from "./Conversation.js"
+import type {
+  ConversationBusy,
+  ConversationNotFound,
+  EventsExpired,
+  MailboxFull,
+  MessageNotFound,
+  StoreError
+} from "./ConversationError.js"
 import type * as ConversationStore from "./ConversationStore.js"
 import { ConversationFeed } from "./ConversationFeed.js"
 import * as runtime from "./internal/conversations/runtime.js"
@@ -30,13 +37,19 @@ import type { ReplyEvent } from "./ReplyEvent.js"
 
 export {
   type Accepted,
+  type ConversationPatch,
   ConversationSummary,
   HistoryMessage,
   MessageStatus,
   QueueMode,
+  type Regenerated,
   type SendOptions
 } from "./Conversation.js"
-export { ConversationNotFound, DataDirLocked, EventsExpired, MailboxFull, StoreError, SubscriberTooSlow } from "./ConversationError.js"
+export {
+  ConversationBusy,
+  ConversationNotFound,
+  MessageNotFound,
+  DataDirLocked, EventsExpired, MailboxFull, StoreError, SubscriberTooSlow } from "./ConversationError.js"
 
 export interface ConversationsService {
   readonly send: (
@@ -62,6 +75,34 @@ export interface ConversationsService {
   readonly list: (options?: { readonly owner?: string | undefined }) => Effect.Effect<ReadonlyArray<ConversationSummary>, StoreError>
   /** The owner recorded for a conversation, if it exists. */
   readonly owner: (conversationId: string) => Effect.Effect<string | undefined, StoreError>
+  /** Renames it, or sets its own system prompt or model (see `ConversationPatch`). */
+  readonly update: (
+    conversationId: string,
+    patch: ConversationPatch
+  ) => Effect.Effect<void, ConversationNotFound | StoreError>
+  /**
+   * Deletes it with everything it holds (one transaction); a running run is stopped first and its
+   * subscribers' streams end. Succeeds with whether it existed. The id can be used again.
+   */
+  readonly remove: (conversationId: string) => Effect.Effect<boolean, StoreError>
+  /**
+   * Answers the last user message(s) again: the last reply is superseded (a `Rewound` event) and a
+   * new run starts. Refused while a run is going or messages are queued (`ConversationBusy`).
+   */
+  readonly regenerate: (
+    conversationId: string,
+    options?: SendOptions
+  ) => Effect.Effect<Regenerated, ConversationBusy | ConversationNotFound | MessageNotFound | StoreError>
+  /**
+   * Replaces a user message: it and everything after it are superseded (a `Rewound` event), then
+   * `text` is sent as a new message, in one commit. Refused while busy, as `regenerate`.
+   */
+  readonly edit: (
+    conversationId: string,
+    messageId: string,
+    text: string,
+    options?: SendOptions
+  ) => Effect.Effect<Accepted, ConversationBusy | ConversationNotFound | MessageNotFound | MailboxFull | StoreError>
 }
 
 export class Conversations extends Context.Tag("@sluice/core/Conversations")<Conversations, ConversationsService>() {}

@@ -54,14 +54,25 @@ const fields = {
    */
   Draft: { offset: Schema.Int, text: Schema.String },
   /** The whole visible reply, once. `interrupted` when the run was stopped part-way. */
-  Final: { text: Schema.String, interrupted: Schema.optional(Schema.Boolean) },
+  Final: {
+    text: Schema.String,
+    interrupted: Schema.optional(Schema.Boolean),
+    /** The model that wrote the reply, as its stream said (absent when none answered). */
+    model: Schema.optional(Schema.String)
+  },
   /**
    * Output already published is void: every Block, Draft and ReasoningDelta of this run with
    * `seq >= discardFromSeq` must be discarded by the subscriber (the model is retrying).
    */
   Rollback: { discardFromSeq: Schema.Int, attempt: Schema.Int, reason: Schema.String },
   Error: { error: ErrorInfo },
-  RunEnded: { reason: RunEndReason }
+  RunEnded: { reason: RunEndReason },
+  /**
+   * The user edited a message or asked for another reply: every message created by an event with
+   * `seq >= fromSeq` (its `UserMessage`, a run's `RunStarted`) is superseded. A client removes them
+   * from view; they stay in the log, and no longer count as history (nor go to the model).
+   */
+  Rewound: { fromSeq: Schema.Int }
 } as const
 
 export const UserMessage = Schema.TaggedStruct("UserMessage", { ...Envelope, ...fields.UserMessage })
@@ -74,6 +85,7 @@ export const Final = Schema.TaggedStruct("Final", { ...Envelope, ...fields.Final
 export const Rollback = Schema.TaggedStruct("Rollback", { ...Envelope, ...fields.Rollback })
 export const Error = Schema.TaggedStruct("Error", { ...Envelope, ...fields.Error })
 export const RunEnded = Schema.TaggedStruct("RunEnded", { ...Envelope, ...fields.RunEnded })
+export const Rewound = Schema.TaggedStruct("Rewound", { ...Envelope, ...fields.Rewound })
 
 export const ReplyEvent = Schema.Union(
   UserMessage,
@@ -85,7 +97,8 @@ export const ReplyEvent = Schema.Union(
   Final,
   Rollback,
   Error,
-  RunEnded
+  RunEnded,
+  Rewound
 )
 export type ReplyEvent = typeof ReplyEvent.Type
 

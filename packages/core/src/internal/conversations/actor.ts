@@ -22,6 +22,8 @@ export interface Turn {
   readonly runId: string
   readonly messages: Array<{ readonly messageId: string; readonly text: string }>
   level: number | undefined
+  /** The actor's `epoch` when the turn was queued: a turn from before a delete never runs. */
+  readonly epoch: number
 }
 
 export interface Run {
@@ -39,6 +41,8 @@ export interface Run {
   final: string | undefined
   /** Raw model text of the current attempt (what the model said, shown or not yet). */
   raw: string
+  /** The model the current attempt's stream says it is (its MessageStart). */
+  model: string | undefined
 }
 
 export interface Actor {
@@ -49,6 +53,11 @@ export interface Actor {
   nextSeq: number
   queueMode: QueueMode
   settings: StreamingSettings | undefined
+  /** The conversation's own system prompt and model (`Conversations.update`). */
+  system: string | undefined
+  model: string | undefined
+  /** Counts deletes (`Conversations.remove`); the actor is reset in place, see `reset`. */
+  epoch: number
   createdAt: number
   updatedAt: number
   prunedBefore: number
@@ -87,6 +96,9 @@ export const fromRecord = (id: string, record: ConversationRecord | undefined, n
   nextSeq: record?.nextSeq ?? 1,
   queueMode: record?.queueMode ?? "followup",
   settings: record?.settings,
+  system: record?.system,
+  model: record?.model,
+  epoch: 0,
   createdAt: record?.createdAt ?? now,
   updatedAt: record?.updatedAt ?? now,
   prunedBefore: record?.prunedBefore ?? 1,
@@ -111,8 +123,26 @@ export const toRecord = (a: Actor): ConversationRecord => ({
   settings: a.settings,
   createdAt: a.createdAt,
   updatedAt: a.updatedAt,
-  prunedBefore: a.prunedBefore
+  prunedBefore: a.prunedBefore,
+  system: a.system,
+  model: a.model
 })
+
+/**
+ * After a delete: the actor is a new, empty conversation again, in place (leases held on it stay
+ * valid). Its seqs go on from where they were, so no resume cursor of the old conversation ever
+ * sees a seq again; an actor loaded later with no row starts at 1 as any new one.
+ */
+export const reset = (a: Actor, now: number): void => {
+  Object.assign(a, {
+    ...fromRecord(a.id, undefined, now),
+    sendLock: a.sendLock,
+    fanout: a.fanout,
+    nextSeq: a.nextSeq,
+    epoch: a.epoch + 1,
+    worker: a.worker
+  })
+}
 
 export const markMessage = (a: Actor, m: MessageRecord): void => {
   a.dirtyMessages ??= new Map()

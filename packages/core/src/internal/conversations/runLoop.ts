@@ -60,7 +60,7 @@ export const make = (deps: {
       const later = new Set(a.queue?.map((t) => t.runId))
       const messages: Array<ChatMessage> = []
       for (const m of stored) {
-        if (m.text === "" || m.status === "failed") continue
+        if (m.text === "" || m.status === "failed" || m.superseded === true) continue
         if (m.role === "user" && m.runId !== undefined && later.has(m.runId)) continue
         if (m.role === "assistant" && m.runId === runId) continue
         const last = messages[messages.length - 1]
@@ -70,7 +70,12 @@ export const make = (deps: {
           messages.push({ role: m.role, content: m.text })
         }
       }
-      return options.system === undefined ? { messages } : { messages, system: options.system }
+      const system = a.system ?? options.system
+      return {
+        messages,
+        ...(system === undefined ? {} : { system }),
+        ...(a.model === undefined ? {} : { model: a.model })
+      }
     })
 
   /** Payloads → events (synchronous: the pipeline driver calls it from the run and its idle timer). */
@@ -92,7 +97,7 @@ export const make = (deps: {
         }
         case "Final":
           run.final = p.text
-          event(a, run.runId, p)
+          event(a, run.runId, run.model === undefined ? p : { ...p, model: run.model })
           rewrite = true
           break
         default: {
@@ -130,7 +135,7 @@ export const make = (deps: {
           ...options.reasoning,
           pinnedLevel: pinned ?? options.reasoning?.pinnedLevel
         })
-        const started = event(a, turn.runId, { _tag: "RunStarted", level: plan.level, model: plan.model })
+        const started = event(a, turn.runId, { _tag: "RunStarted", level: plan.level, model: a.model ?? plan.model })
         const message: MessageRecord = {
           id: `${turn.runId}:reply`,
           conversationId: a.id,
@@ -153,7 +158,8 @@ export const make = (deps: {
           blocks: [],
           draft: undefined,
           final: undefined,
-          raw: ""
+          raw: "",
+          model: undefined
         }
         a.run = run
         A.markRun(a, run.record)
@@ -175,7 +181,10 @@ export const make = (deps: {
               onInput: (chunk) => {
                 for (const ev of chunk) {
                   if (ev._tag === "TextDelta") run.raw += ev.text
-                  else if (ev._tag === "Rollback" || ev._tag === "MessageStart") run.raw = ""
+                  else if (ev._tag === "MessageStart") {
+                    run.raw = ""
+                    run.model = ev.model
+                  } else if (ev._tag === "Rollback") run.raw = ""
                   progress(tracker.next(ev))
                 }
               },
@@ -195,13 +204,13 @@ export const make = (deps: {
           reason = "completed"
           if (run.final === undefined) {
             run.final = run.raw.length > 0 ? run.raw : A.visibleText(run)
-            event(a, run.runId, { _tag: "Final", text: run.final })
+            event(a, run.runId, { _tag: "Final", text: run.final, ...(run.model === undefined ? {} : { model: run.model }) })
           }
           run.message = { ...run.message, text: run.final, status: "complete" }
         } else if (Cause.isInterruptedOnly(exit.cause)) {
           reason = run.stopReason ?? "interrupted"
           const text = run.raw.length >= A.visibleText(run).length ? run.raw : A.visibleText(run)
-          event(a, run.runId, { _tag: "Final", text, interrupted: true })
+          event(a, run.runId, { _tag: "Final", text, interrupted: true, ...(run.model === undefined ? {} : { model: run.model }) })
           run.message = { ...run.message, text, status: "interrupted", interrupted: true }
         } else {
           reason = "failed"
@@ -230,7 +239,11 @@ export const make = (deps: {
     )
 
   const drain = (a: A.Actor): Effect.Effect<void> =>
-    Effect.flatMap(nextTurn(a), (turn) => (turn === undefined ? Effect.void : Effect.zipRight(runTurn(a, turn), drain(a))))
+    Effect.flatMap(nextTurn(a), (turn) => {
+      if (turn === undefined) return Effect.void
+      // A turn queued before the conversation was deleted is not run.
+      return turn.epoch === a.epoch ? Effect.zipRight(runTurn(a, turn), drain(a)) : drain(a)
+    })
 
   const ensureWorker = (a: A.Actor) =>
     Effect.suspend(() => {

@@ -9,8 +9,23 @@
  */
 import { randomUUID } from "node:crypto"
 import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, Runtime, Scope, Stream } from "effect"
-import { type Accepted, type ConversationSummary, type SendOptions, titleOf } from "../../Conversation.js"
-import { type EventsExpired, MailboxFull, StoreError } from "../../ConversationError.js"
+import {
+  type Accepted,
+  type ConversationPatch,
+  type ConversationSummary,
+  type MessageRecord,
+  type Regenerated,
+  type SendOptions,
+  titleOf
+} from "../../Conversation.js"
+import {
+  ConversationBusy,
+  ConversationNotFound,
+  type EventsExpired,
+  MailboxFull,
+  MessageNotFound,
+  StoreError
+} from "../../ConversationError.js"
 import type { ConversationFeedService } from "../../ConversationFeed.js"
 import type { ConversationsService, Options } from "../../Conversations.js"
 import { ConversationStore } from "../../ConversationStore.js"
@@ -21,6 +36,11 @@ import * as A from "./actor.js"
 import * as EventLog from "./eventLog.js"
 import * as Registry from "./registry.js"
 import * as RunLoop from "./runLoop.js"
+
+const lastReplyIndex = (ms: ReadonlyArray<MessageRecord>): number => {
+  for (let i = ms.length - 1; i >= 0; i--) if (ms[i]!.role === "assistant") return i
+  return -1
+}
 
 /** The layer options, documented on `Conversations.Options`. */
 export type RuntimeOptions = Options
@@ -46,7 +66,12 @@ export const make = (options: RuntimeOptions = {}) =>
      * Under the actor's send lock: an earlier send with the same key answers for this one; else
      * the message is committed, and only then queued (a failure means nothing was queued).
      */
-    const sendLocked = (a: A.Actor, text: string, opts: SendOptions): Effect.Effect<Accepted, MailboxFull | StoreError> =>
+    const sendLocked = (
+      a: A.Actor,
+      text: string,
+      opts: SendOptions,
+      rewind?: { readonly fromSeq: number; readonly superseded: ReadonlyArray<MessageRecord> }
+    ): Effect.Effect<Accepted, MailboxFull | StoreError> =>
       Effect.gen(function* () {
         const conversationId = a.id
         if (opts.clientMessageId !== undefined) {
@@ -62,8 +87,11 @@ export const make = (options: RuntimeOptions = {}) =>
         const mode = a.queueMode
         // The worker takes turns under this lock too, so a queued turn stays queued until we are done.
         const joined = mode === "collect" ? a.queue?.[a.queue.length - 1] : undefined
-        const turn: A.Turn = joined ?? { runId: randomUUID(), messages: [], level: undefined }
+        const turn: A.Turn = joined ?? { runId: randomUUID(), messages: [], level: undefined, epoch: a.epoch }
         const messageId = randomUUID()
+        const mark = a.pending.length
+        const firstSeq = a.nextSeq
+        if (rewind !== undefined) supersede(a, turn.runId, rewind.fromSeq, rewind.superseded)
         const ev = loop.event(a, turn.runId, { _tag: "UserMessage", messageId, text })
         A.markMessage(a, {
           id: messageId,
@@ -79,10 +107,12 @@ export const make = (options: RuntimeOptions = {}) =>
         })
         const committed = yield* Effect.exit(log.flush(a))
         if (Exit.isFailure(committed)) {
-          // Not accepted: take the message back out of what will be retried.
-          a.pending = a.pending.filter((e) => e !== ev)
+          // Not accepted: take the message (and a rewind) back out of what will be retried.
+          const ours = new Set(a.pending.slice(mark))
+          a.pending = a.pending.filter((e) => !ours.has(e))
           a.dirtyMessages?.delete(messageId)
-          if (a.nextSeq === ev.seq + 1) a.nextSeq = ev.seq
+          for (const m of rewind?.superseded ?? []) a.dirtyMessages?.delete(m.id)
+          if (a.nextSeq === ev.seq + 1) a.nextSeq = firstSeq
           Object.assign(a, before)
           return yield* Effect.failCause(committed.cause)
         }
@@ -104,6 +134,126 @@ export const make = (options: RuntimeOptions = {}) =>
 
     const send = (conversationId: string, text: string, opts: SendOptions = {}): Effect.Effect<Accepted, MailboxFull | StoreError> =>
       Effect.scoped(Effect.flatMap(registry.lease(conversationId), (a) => a.sendLock.withPermits(1)(sendLocked(a, text, opts))))
+
+    // ---- managing a conversation: update, remove, regenerate, edit ---------------------------
+
+    /** Under the send lock: the messages from `fromSeq` on are superseded (a Rewound event says so). */
+    const supersede = (a: A.Actor, runId: string, fromSeq: number, messages: ReadonlyArray<MessageRecord>) => {
+      loop.event(a, runId, { _tag: "Rewound", fromSeq })
+      for (const m of messages) A.markMessage(a, { ...m, superseded: true })
+    }
+
+    /** The stored messages, once everything of the actor is committed; refuses while it is busy. */
+    const settledMessages = (a: A.Actor) =>
+      Effect.gen(function* () {
+        if (a.run !== undefined || a.queued > 0) return yield* Effect.fail(new ConversationBusy({ conversationId: a.id }))
+        yield* log.flush(a)
+        if (!a.exists) return yield* Effect.fail(new ConversationNotFound({ conversationId: a.id }))
+        return (yield* store.messages(a.id)).filter((m) => m.superseded !== true)
+      })
+
+    const locked = <A, E>(conversationId: string, f: (a: A.Actor) => Effect.Effect<A, E>) =>
+      Effect.scoped(Effect.flatMap(registry.lease(conversationId), (a) => a.sendLock.withPermits(1)(f(a))))
+
+    /** Commits the actor's changes, or puts `before` back when the commit fails. */
+    const commitOrRestore = (a: A.Actor, before: Partial<A.Actor>) =>
+      Effect.tapError(log.flush(a), () => Effect.sync(() => Object.assign(a, before)))
+
+    const update = (conversationId: string, patch: ConversationPatch) =>
+      locked(conversationId, (a) =>
+        Effect.gen(function* () {
+          yield* log.flush(a)
+          if (!a.exists) return yield* Effect.fail(new ConversationNotFound({ conversationId }))
+          const before = { title: a.title, system: a.system, model: a.model }
+          if (patch.title !== undefined && titleOf(patch.title) !== "") a.title = titleOf(patch.title)
+          if (patch.system !== undefined) a.system = patch.system.trim() === "" ? undefined : patch.system
+          if (patch.model !== undefined) a.model = patch.model.trim() === "" ? undefined : patch.model.trim()
+          a.dirtyConversation = true
+          log.mark(a)
+          yield* commitOrRestore(a, before)
+        })
+      )
+
+    const remove = (conversationId: string) =>
+      locked(conversationId, (a) =>
+        Effect.gen(function* () {
+          yield* log.flush(a)
+          const existed = a.exists || (yield* store.load(conversationId)) !== undefined
+          a.queue = undefined
+          a.queued = 0
+          const run = a.run
+          if (run !== undefined) {
+            run.stopReason ??= "stopped"
+            if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
+            yield* Deferred.await(run.ended)
+          }
+          yield* log.flush(a)
+          yield* store.remove(conversationId)
+          A.reset(a, now())
+          a.fanout.close() // subscribers of the deleted conversation end
+          return existed
+        })
+      )
+
+    const regenerate = (conversationId: string, opts: SendOptions = {}) =>
+      locked(conversationId, (a): Effect.Effect<Regenerated, ConversationBusy | ConversationNotFound | MessageNotFound | StoreError> =>
+        Effect.gen(function* () {
+          const ms = yield* settledMessages(a)
+          const last = ms[ms.length - 1]
+          if (last === undefined) {
+            return yield* Effect.fail(new MessageNotFound({ conversationId, reason: "the conversation has no message to answer" }))
+          }
+          // The last run's reply goes; its user messages are answered again.
+          const reply = last.role === "assistant" ? last : undefined
+          const asked =
+            reply === undefined
+              ? ms.slice(lastReplyIndex(ms) + 1)
+              : ms.filter((m) => m.role === "user" && m.runId === reply.runId)
+          if (asked.length === 0) {
+            return yield* Effect.fail(new MessageNotFound({ conversationId, reason: "the last reply answers no user message" }))
+          }
+          const turn: A.Turn = {
+            runId: randomUUID(),
+            messages: asked.map((m) => ({ messageId: m.id, text: m.text })),
+            level: opts.level,
+            epoch: a.epoch
+          }
+          const mark = a.pending.length
+          const firstSeq = a.nextSeq
+          const superseded = reply === undefined ? [] : [reply]
+          if (reply !== undefined) supersede(a, turn.runId, reply.seq, superseded)
+          log.mark(a)
+          yield* log.flush(a).pipe(
+            Effect.tapError(() =>
+              Effect.sync(() => {
+                a.pending = a.pending.slice(0, mark)
+                for (const m of superseded) a.dirtyMessages?.delete(m.id)
+                a.nextSeq = firstSeq
+              })
+            )
+          )
+          a.queue ??= []
+          a.queue.push(turn)
+          a.queued += turn.messages.length
+          yield* loop.ensureWorker(a)
+          return { conversationId, runId: turn.runId }
+        })
+      )
+
+    const edit = (conversationId: string, messageId: string, text: string, opts: SendOptions = {}) =>
+      locked(conversationId, (a): Effect.Effect<Accepted, ConversationBusy | ConversationNotFound | MessageNotFound | MailboxFull | StoreError> =>
+        Effect.gen(function* () {
+          const ms = yield* settledMessages(a)
+          const target = ms.find((m) => m.id === messageId)
+          if (target === undefined || target.role !== "user") {
+            return yield* Effect.fail(
+              new MessageNotFound({ conversationId, messageId, reason: target === undefined ? "no such message" : "only a user message can be edited" })
+            )
+          }
+          const superseded = ms.filter((m) => m.seq >= target.seq)
+          return yield* sendLocked(a, text, opts, { fromSeq: target.seq, superseded })
+        })
+      )
 
     const stop = (conversationId: string, runId?: string): Effect.Effect<boolean, StoreError> =>
       Effect.suspend(() => {
@@ -242,7 +392,7 @@ export const make = (options: RuntimeOptions = {}) =>
         return Effect.map(store.load(conversationId), (r) => r?.owner)
       })
 
-    const service: ConversationsService = { send, stop, subscribe, history, list, owner }
+    const service: ConversationsService = { send, stop, subscribe, history, list, owner, update, remove, regenerate, edit }
     const feed: ConversationFeedService = { listen }
     return {
       service,

@@ -82,6 +82,13 @@ export const migrations = {
     yield* sql`ALTER TABLE messages ADD COLUMN client_message_id TEXT`
     yield* sql`CREATE UNIQUE INDEX messages_client_id ON messages (conversation_id, client_message_id)
       WHERE client_message_id IS NOT NULL`
+  }),
+  /** Per-conversation system prompt and model; messages superseded by an edit or a regenerate. */
+  "0004_manage": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE conversations ADD COLUMN system TEXT`
+    yield* sql`ALTER TABLE conversations ADD COLUMN model TEXT`
+    yield* sql`ALTER TABLE messages ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0`
   })
 }
 

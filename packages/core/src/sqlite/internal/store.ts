@@ -22,6 +22,8 @@ interface ConversationRow {
   readonly created_at: number
   readonly updated_at: number
   readonly pruned_before: number
+  readonly system: string | null
+  readonly model: string | null
 }
 interface MessageRow {
   readonly id: string
@@ -34,6 +36,7 @@ interface MessageRow {
   readonly interrupted: number
   readonly at: number
   readonly client_message_id?: string | null
+  readonly superseded: number
 }
 interface RunRow {
   readonly id: string
@@ -56,7 +59,9 @@ const conversationOf = (r: ConversationRow): Store.ConversationRecord => ({
   settings: r.settings === null ? undefined : JSON.parse(r.settings),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
-  prunedBefore: r.pruned_before
+  prunedBefore: r.pruned_before,
+  ...(r.system === null ? {} : { system: r.system }),
+  ...(r.model === null ? {} : { model: r.model })
 })
 const messageOf = (r: MessageRow): Store.MessageRecord => ({
   ...(r.client_message_id == null ? {} : { clientMessageId: r.client_message_id }),
@@ -68,7 +73,8 @@ const messageOf = (r: MessageRow): Store.MessageRecord => ({
   runId: r.run_id ?? undefined,
   status: r.status as Store.MessageRecord["status"],
   interrupted: r.interrupted === 1,
-  at: r.at
+  at: r.at,
+  ...(r.superseded === 1 ? { superseded: true } : {})
 })
 const runOf = (r: RunRow): Store.RunRecord => ({
   id: r.id,
@@ -89,14 +95,16 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     // ---- raw statements (hot paths; see internal/sqliteDb.ts) --------------------------------
     // Prepared once, run synchronously: no per-call compile, span or fiber step.
     const upsertConversationStmt = prepare(`INSERT INTO conversations
-      (id, owner, title, next_seq, queue_mode, settings, created_at, updated_at, pruned_before)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+      (id, owner, title, next_seq, queue_mode, settings, created_at, updated_at, pruned_before, system, model)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
       ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
-        queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at`)
+        queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
+        system = excluded.system, model = excluded.model`)
     const upsertMessageStmt = prepare(`INSERT INTO messages
-      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted`)
+      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
+        superseded = excluded.superseded`)
     const upsertRunStmt = prepare(`INSERT INTO runs (id, conversation_id, first_seq, status, started_at, ended_at)
       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`)
     const insertEventStmt = prepare("INSERT INTO events (conversation_id, seq, run_id, tag, body) VALUES (?, ?, ?, ?, ?)")
@@ -121,7 +129,9 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         c.queueMode,
         c.settings === undefined ? null : JSON.stringify(c.settings),
         c.createdAt,
-        c.updatedAt
+        c.updatedAt,
+        c.system ?? null,
+        c.model ?? null
       )
     const upsertMessage = (m: Store.MessageRecord) =>
       upsertMessageStmt.run(
@@ -134,7 +144,8 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         m.status,
         m.interrupted ? 1 : 0,
         m.at,
-        m.clientMessageId ?? null
+        m.clientMessageId ?? null,
+        m.superseded === true ? 1 : 0
       )
     const upsertRun = (r: Store.RunRecord) =>
       upsertRunStmt.run(r.id, r.conversationId, r.firstSeq, r.status, r.startedAt, r.endedAt ?? null)
@@ -204,7 +215,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
       Effect.map(
         messages(id),
         (ms): ReadonlyArray<HistoryMessage> =>
-          ms.map((m) => ({
+          ms.filter((m) => m.superseded !== true).map((m) => ({
             messageId: m.id,
             role: m.role,
             text: m.text,
@@ -244,11 +255,20 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
             title: r.title,
             lastSeq: r.next_seq - 1,
             updatedAt: r.updated_at,
-            running: r.running === 1
+            running: r.running === 1,
+            ...(r.system === null ? {} : { system: r.system }),
+            ...(r.model === null ? {} : { model: r.model })
           }))
         ),
         Effect.mapError(toStoreError)
       )
+
+    /** Deletes the conversation and everything it holds (rows, runs, log) in one transaction. */
+    const removeTx = db.transaction((id: string) => {
+      for (const table of ["events", "messages", "runs"]) prepare(`DELETE FROM ${table} WHERE conversation_id = ?`).run(id)
+      prepare("DELETE FROM conversations WHERE id = ?").run(id)
+    })
+    const remove = (id: string) => Effect.try({ try: () => removeTx.immediate(id), catch: toStoreError })
 
     /** Crash recovery: close every run a dead process left `running` (one transaction per run). */
     const recover = (now: number) => {
@@ -299,7 +319,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     const now = yield* Clock.currentTimeMillis
     yield* Effect.try({ try: () => recover(now), catch: toStoreError })
 
-    return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list })
+    return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list, remove })
   })
 
 /**
