@@ -21,12 +21,15 @@ export interface ConversationFeedService {
    * `fromSeq` (if any), then each live event once it is committed, in seq order, no gap, no
    * duplicate. `onEvents` must be cheap and must not throw (one that throws is removed); it is
    * called on the writer, right after the commit. Succeeds with the function that stops listening
-   * (idempotent); until it is called the conversation stays active.
+   * (idempotent); until it is called the conversation stays active. `onEnd` is called if the
+   * conversation is deleted (`Conversations.remove`): no event follows, and the listener is
+   * already stopped.
    */
   readonly listen: (
     conversationId: string,
     options: { readonly fromSeq?: number | undefined } | undefined,
-    onEvents: (events: ReadonlyArray<ReplyEvent>) => void
+    onEvents: (events: ReadonlyArray<ReplyEvent>) => void,
+    onEnd?: () => void
   ) => Effect.Effect<() => void, StoreError | EventsExpired>
 }
 
@@ -41,15 +44,17 @@ export const fromConversations = (conversations: ConversationsService): Effect.E
   Effect.map(Effect.runtime<never>(), (runtime) => {
     const runFork = Runtime.runFork(runtime)
     return {
-      listen: (conversationId, options, onEvents) =>
+      listen: (conversationId, options, onEvents, onEnd) =>
         Effect.sync(() => {
           const fiber = runFork(
             conversations.subscribe(conversationId, options).pipe(
               Stream.runForEachChunk((chunk) => Effect.sync(() => onEvents([...chunk]))),
               Effect.onExit((exit) =>
-                Exit.isFailure(exit) && !Exit.isInterrupted(exit)
-                  ? Effect.logWarning(`listener on ${conversationId} ended`, exit.cause)
-                  : Effect.void
+                Exit.isSuccess(exit)
+                  ? Effect.sync(() => onEnd?.()) // the stream ends only when the conversation is deleted
+                  : Exit.isInterrupted(exit)
+                    ? Effect.void
+                    : Effect.logWarning(`listener on ${conversationId} ended`, exit.cause)
               )
             )
           )

@@ -155,13 +155,17 @@ describe("Conversations: managing a conversation", () => {
 
   it.scoped("remove stops the run, ends subscribers and deletes everything; the id starts afresh", () =>
     Effect.gen(function* () {
-      const { svc, store } = yield* setup(() => answer(["a ", "long ", "reply"], 1000))
+      const { svc, store, feed, rt } = yield* setup(() => answer(["a ", "long ", "reply"], 1000))
       const sub = yield* svc.subscribe("d").pipe(Stream.runCollect, Effect.fork)
+      let heard = 0
+      let ended = 0
+      yield* feed.listen("d", {}, (evs) => { heard += evs.length }, () => { ended++ })
       yield* svc.send("d", "hello", { owner: "ann" })
       yield* TestClock.adjust("1500 millis")
       expect(yield* svc.remove("d")).toBe(true)
       const seen = Chunk.toReadonlyArray(yield* Fiber.join(sub))
       expect(seen.at(-1)).toMatchObject({ _tag: "RunEnded", reason: "stopped" })
+      expect([heard, ended]).toEqual([seen.length, 1])
       expect(yield* svc.history("d")).toEqual([])
       expect(yield* svc.list()).toEqual([])
       expect(yield* svc.owner("d")).toBeUndefined()
@@ -177,6 +181,10 @@ describe("Conversations: managing a conversation", () => {
       const fresh = yield* store.events("d", 0)
       expect(fresh[0]).toMatchObject({ _tag: "UserMessage", text: "new start" })
       expect((yield* svc.history("d")).map((m) => m.text)).toEqual(["new start", "a long reply"])
+      // The old listener heard nothing of the new conversation, and released the actor.
+      expect(heard).toBe(seen.length)
+      yield* TestClock.adjust("10 minutes")
+      expect(rt.isActive("d")).toBe(false)
     })
   )
 

@@ -13,7 +13,8 @@ export type Listener = (events: ReadonlyArray<ReplyEvent>) => void
 
 export class Fanout {
   private readonly boxes = new Set<Outbox>()
-  private readonly listeners = new Set<Listener>()
+  /** Each listener with what to call when the conversation ends under it (deleted). */
+  private readonly listeners = new Map<Listener, () => void>()
 
   get size(): number {
     return this.boxes.size + this.listeners.size
@@ -30,8 +31,8 @@ export class Fanout {
   removeOutbox(box: Outbox): void {
     this.boxes.delete(box)
   }
-  addListener(l: Listener): void {
-    this.listeners.add(l)
+  addListener(l: Listener, onEnd: () => void = () => {}): void {
+    this.listeners.set(l, onEnd)
   }
   removeListener(l: Listener): void {
     this.listeners.delete(l)
@@ -40,11 +41,27 @@ export class Fanout {
   publish(events: ReadonlyArray<ReplyEvent>): void {
     if (events.length === 0) return
     for (const box of this.boxes) box.offer(events)
-    for (const l of this.listeners) {
+    for (const l of this.listeners.keys()) {
       try {
         l(events)
       } catch {
         this.listeners.delete(l) // a broken listener must not break the commit that publishes
+      }
+    }
+  }
+
+  /**
+   * The conversation was deleted: outboxes end their streams and every listener's `onEnd` runs
+   * (it releases the listener's lease), so nobody goes on hearing a conversation of that id.
+   */
+  end(): void {
+    const ends = [...this.listeners.values()]
+    this.close()
+    for (const onEnd of ends) {
+      try {
+        onEnd()
+      } catch {
+        // one listener's failure must not keep the others subscribed
       }
     }
   }

@@ -190,7 +190,7 @@ export const make = (options: RuntimeOptions = {}) =>
           yield* log.flush(a)
           yield* store.remove(conversationId)
           A.reset(a, now())
-          a.fanout.close() // subscribers of the deleted conversation end
+          a.fanout.end() // subscribers and listeners of the deleted conversation end
           return existed
         })
       )
@@ -310,7 +310,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
     // ---- the local feed: callback listeners (no fiber, queue or Stream per listener) ----------
 
-    const listen: ConversationFeedService["listen"] = (conversationId, opts, onEvents) =>
+    const listen: ConversationFeedService["listen"] = (conversationId, opts, onEvents, onEnd) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
           const fromSeq = Math.max(0, opts?.fromSeq ?? 0)
@@ -349,7 +349,10 @@ export const make = (options: RuntimeOptions = {}) =>
             last = out[out.length - 1]!.seq
             push(out)
           }
-          a.fanout.addListener(listener)
+          a.fanout.addListener(listener, () => {
+            unlisten()
+            onEnd?.()
+          })
           const logged = yield* restore(store.events(conversationId, fromSeq)).pipe(Effect.onError(() => Effect.sync(unlisten)))
           const replay: Array<ReplyEvent> = []
           for (const source of [logged, buffered]) {
