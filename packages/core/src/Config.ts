@@ -145,6 +145,7 @@ export type ModelOptions = runtime.ModelOptions
 
 /** The `reasoning` section as `Reasoning.plan` options (pinned level, per-level model/thinking/budgets). */
 export const reasoningOptions = runtime.reasoningOptions
+export const modelChoices = runtime.modelChoices
 
 /** The `conversations` section as `SqliteStore.layerConversations` options. */
 export const conversationsOptions: (config: Config) => runtime.ConversationsOptions = runtime.conversationsOptions

@@ -41,6 +41,8 @@ export interface Accepted {
 export interface Regenerated {
   readonly conversationId: string
   readonly runId: string
+  /** The last seq before the new run's events (its `Rewound`, when a reply was superseded). */
+  readonly seq: number
 }
 
 export const MessageStatus = Schema.Literal("complete", "streaming", "interrupted", "failed")

@@ -73,10 +73,57 @@ export const History = Schema.Struct({
   conversationId: ConversationId
 })
 export const List = Schema.Struct({ type: Schema.Literal("list"), id: RequestId })
+
+/** Fields a conversation's owner can change (`Conversations.update`); "" clears system and model. */
+export const ConversationPatch = Schema.Struct({
+  title: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  system: Schema.optional(Schema.String.pipe(Schema.maxLength(20_000))),
+  /** One of the welcome's `model.choices`, or "" for the default. */
+  model: Schema.optional(Schema.String.pipe(Schema.maxLength(200)))
+})
+export const Update = Schema.Struct({
+  type: Schema.Literal("update"),
+  id: RequestId,
+  conversationId: ConversationId,
+  ...ConversationPatch.fields
+})
+export const Delete = Schema.Struct({ type: Schema.Literal("delete"), id: RequestId, conversationId: ConversationId })
+/** Answer the last user message(s) again; the last reply is superseded (a `Rewound` event). */
+export const Regenerate = Schema.Struct({ type: Schema.Literal("regenerate"), id: RequestId, conversationId: ConversationId })
+/** Replace a user message and answer it; it and everything after it are superseded. */
+export const Edit = Schema.Struct({
+  type: Schema.Literal("edit"),
+  id: RequestId,
+  conversationId: ConversationId,
+  messageId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  text: Schema.String.pipe(Schema.minLength(1))
+})
+export const ExportFormat = Schema.Literal("markdown", "json")
+export type ExportFormat = typeof ExportFormat.Type
+/** The conversation as a file: answered with `{ filename, contentType, body }`. */
+export const Export = Schema.Struct({
+  type: Schema.Literal("export"),
+  id: RequestId,
+  conversationId: ConversationId,
+  format: Schema.optionalWith(ExportFormat, { default: () => "markdown" as const })
+})
 /** Application-level ping for clients that cannot see protocol pings; answered with `{ now }`. */
 export const Ping = Schema.Struct({ type: Schema.Literal("ping"), id: RequestId })
 
-export const Request = Schema.Union(Send, Stop, Subscribe, Unsubscribe, History, List, Ping)
+export const Request = Schema.Union(
+  Send,
+  Stop,
+  Subscribe,
+  Unsubscribe,
+  History,
+  List,
+  Ping,
+  Update,
+  Delete,
+  Regenerate,
+  Edit,
+  Export
+)
 export type Request = typeof Request.Type
 export type Method = Request["type"]
 
@@ -95,6 +142,7 @@ export const ErrorCode = Schema.Literal(
   "Unauthorized",
   "Forbidden", // the conversation belongs to another principal
   "NotFound",
+  "Conflict", // a run is going: regenerate / edit wait until it ends (or stop it)
   "RateLimited",
   "TooManyRuns",
   "MailboxFull",
@@ -118,7 +166,12 @@ export const Welcome = Schema.Struct({
   principal: Schema.String,
   encoding: Encoding,
   compression: Compression,
-  model: Schema.Struct({ name: Schema.String, offline: Schema.Boolean }),
+  model: Schema.Struct({
+    name: Schema.String,
+    offline: Schema.Boolean,
+    /** The models a conversation can be set to (`update.model`). */
+    choices: Schema.optional(Schema.Array(Schema.String))
+  }),
   limits: Schema.Struct({
     maxFrameBytes: Schema.Int,
     messagesPerSecond: Schema.Number,
@@ -136,10 +189,16 @@ export type Response = typeof Response.Type
 export const EventFrame = Schema.Struct({ type: Schema.Literal("event"), event: ReplyEvent })
 /** Several events in one frame, in seq order: sent when the client falls behind. */
 export const BatchFrame = Schema.Struct({ type: Schema.Literal("batch"), events: Schema.Array(ReplyEvent) })
+/** A subscribed conversation was deleted: no more events come for it; the subscription is gone. */
+export const EndedFrame = Schema.Struct({
+  type: Schema.Literal("ended"),
+  conversationId: Schema.String,
+  reason: Schema.Literal("deleted")
+})
 /** A problem with a frame that had no usable id; the connection stays up. */
 export const ErrorFrame = Schema.Struct({ type: Schema.Literal("error"), error: ErrorBody })
 
-export const ServerFrame = Schema.Union(Welcome, Response, EventFrame, BatchFrame, ErrorFrame)
+export const ServerFrame = Schema.Union(Welcome, Response, EventFrame, BatchFrame, EndedFrame, ErrorFrame)
 export type ServerFrame = typeof ServerFrame.Type
 
 /** WebSocket close codes the gateway uses. */

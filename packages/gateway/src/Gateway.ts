@@ -22,6 +22,7 @@ import * as Auth from "./Auth.js"
 import * as Discovery from "./Discovery.js"
 import * as Webhooks from "./Webhooks.js"
 import * as HttpRoutes from "./internal/http.js"
+import * as Manage from "./internal/manage.js"
 import * as OpenAi from "./internal/openai.js"
 import * as State from "./internal/state.js"
 import * as WsHub from "./internal/wsHub.js"
@@ -45,6 +46,11 @@ export interface Options {
   readonly graceMs?: number | undefined
   /** Streaming settings for messages sent through the gateway; the conversation's own when absent. */
   readonly settings?: StreamingSettings | undefined
+  /**
+   * The models a conversation may be set to (the web chat's choice, `update.model`); default: the
+   * reasoning levels' built-in models. `run` takes them from the config (`Config.modelChoices`).
+   */
+  readonly models?: ReadonlyArray<string> | undefined
   /** Extra routes merged into the server (e.g. channel webhooks: `Webhooks.layer`). */
   readonly routes?:
     | Layer.Layer<never, never, HttpLayerRouter.HttpRouter | Conversations.Conversations | Model.Model>
@@ -159,7 +165,8 @@ export const layer = (
         graceMs: options.graceMs ?? 10_000,
         settings: options.settings,
         modelName: model.name,
-        offline: /offline/i.test(model.name)
+        offline: /offline/i.test(model.name),
+        models: options.models ?? CoreConfig.modelChoices(CoreConfig.decodeSync({}))
       }
       const state = yield* State.make(resolved, Auth.make(tokens))
       const hub = yield* WsHub.make(state)
@@ -186,7 +193,12 @@ export const layer = (
           })
         })
       )
-      const routes = Layer.mergeAll(HttpRoutes.routes(state), OpenAi.routes(state), options.routes ?? Layer.empty)
+      const routes = Layer.mergeAll(
+        HttpRoutes.routes(state),
+        Manage.routes(state),
+        OpenAi.routes(state),
+        options.routes ?? Layer.empty
+      )
       return Layer.mergeAll(
         HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }),
         lifecycle,
@@ -219,6 +231,7 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
     port: options.port ?? (envPort !== undefined && Number.isInteger(envPort) ? envPort : undefined) ?? section.port ?? 8787,
     dataDir: options.dataDir ?? nonEmpty(env.SLUICE_DATA_DIR) ?? section.dataDir ?? "./.data",
     tokens: options.tokens ?? envTokens ?? section.tokens ?? [],
+    models: options.models ?? CoreConfig.modelChoices(config),
     limits: { ...section.limits, ...options.limits }
   }
 }

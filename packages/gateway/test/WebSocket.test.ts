@@ -34,7 +34,7 @@ describe("WebSocket protocol", () => {
     const c = track(await connect(gw.info.wsUrl))
     const welcome = c.frames.find((f) => f.type === "welcome")!
     expect(welcome).toMatchObject({ protocol: 1, principal: "local", encoding: "json", compression: "none" })
-    expect(welcome.model).toEqual({ name: "offline demo model", offline: true })
+    expect(welcome.model).toMatchObject({ name: "offline demo model", offline: true })
     const sent = await c.request({ type: "send", conversationId: "ws-1", text: "Hello there" })
     expect(sent.ok).toBe(true)
     const sub = await c.request({ type: "subscribe", conversationId: "ws-1", fromSeq: sent.result.seq - 1 })

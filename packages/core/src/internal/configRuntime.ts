@@ -5,7 +5,7 @@
 import type { Thinking } from "../Model.js"
 import type * as Model from "../Model.js"
 import type * as AnthropicClient from "../anthropic/internal/client.js"
-import type * as Reasoning from "../Reasoning.js"
+import * as Reasoning from "../Reasoning.js"
 import type * as S from "./configSchema.js"
 
 export const thinkingOf = (t: S.ThinkingSetting): Thinking =>
@@ -51,6 +51,18 @@ export const reasoningOptions = (config: S.Config): Reasoning.PlanOptions => {
     ...(Object.keys(levels).length > 0 ? { levels } : {}),
     ...(r.keywords !== undefined ? { keywords: r.keywords } : {})
   }
+}
+
+/**
+ * The models a conversation may pin (`Conversations.update({ model })`): the reasoning levels'
+ * models, with the config's own, then `model.model` if set; distinct, in level order.
+ */
+export const modelChoices = (config: S.Config): ReadonlyArray<string> => {
+  const levels = reasoningOptions(config).levels ?? {}
+  const out = new Set<string>()
+  for (const level of [1, 2, 3, 4] as const) out.add(levels[level]?.model ?? Reasoning.defaultLevels[level].model)
+  if (config.model?.model !== undefined) out.add(config.model.model)
+  return [...out]
 }
 
 export interface ConversationsOptions {

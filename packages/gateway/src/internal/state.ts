@@ -53,6 +53,8 @@ export interface Resolved {
   readonly settings: StreamingSettings | undefined
   readonly modelName: string
   readonly offline: boolean
+  /** What `update.model` accepts. */
+  readonly models: ReadonlyArray<string>
 }
 
 export class ShuttingDown extends Error {}
@@ -148,7 +150,8 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
           }
         }
       }
-      return feed.listen(conversationId, { fromSeq }, onEvents).pipe(
+      // A deleted conversation ends its listeners: its queued turns will never run, so stop counting.
+      return feed.listen(conversationId, { fromSeq }, onEvents, finish).pipe(
         Effect.matchCauseEffect({
           onSuccess: (unlisten) =>
             Effect.sync(() => {

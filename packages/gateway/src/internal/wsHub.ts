@@ -17,6 +17,7 @@ import { Packr } from "msgpackr"
 import { type RawData, WebSocket, WebSocketServer } from "ws"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
+import * as Manage from "./manage.js"
 import * as Requests from "./requests.js"
 import type { State } from "./state.js"
 
@@ -240,7 +241,7 @@ export const make = (state: State, path = "/v1/ws") =>
           principal,
           encoding: this.encoding,
           compression: this.ws.extensions.includes("permessage-deflate") ? "permessage-deflate" : "none",
-          model: { name: state.options.modelName, offline: state.options.offline },
+          model: { name: state.options.modelName, offline: state.options.offline, choices: state.options.models },
           limits: {
             maxFrameBytes: limits.maxFrameBytes,
             messagesPerSecond: limits.messagesPerSecond,
@@ -285,6 +286,16 @@ export const make = (state: State, path = "/v1/ws") =>
             return this.respond(req.id, Requests.history(state, principal, req.conversationId))
           case "list":
             return this.respond(req.id, Requests.list(state, principal))
+          case "update":
+            return this.respond(req.id, Manage.update(state, principal, req.conversationId, req))
+          case "delete":
+            return this.respond(req.id, Manage.remove(state, principal, req.conversationId))
+          case "regenerate":
+            return this.respond(req.id, Manage.regenerate(state, principal, req.conversationId))
+          case "edit":
+            return this.respond(req.id, Manage.edit(state, principal, req.conversationId, req.messageId, req.text))
+          case "export":
+            return this.respond(req.id, Manage.exportConversation(state, principal, req.conversationId, req.format))
           case "unsubscribe": {
             const sub = this.subs.get(req.conversationId)
             this.subs.delete(req.conversationId)
@@ -313,9 +324,19 @@ export const make = (state: State, path = "/v1/ws") =>
         const sub: Sub = { lastSeq: fromSeq, unlisten: undefined, ended: false }
         this.subs.set(conversationId, sub)
         const fiber = runFork(
-          state.feed.listen(conversationId, { fromSeq }, (events) => {
-            this.deliver(sub, events)
-          })
+          state.feed.listen(
+            conversationId,
+            { fromSeq },
+            (events) => {
+              this.deliver(sub, events)
+            },
+            () => {
+              // Deleted: the listener is already stopped; tell the client.
+              sub.ended = true
+              if (this.subs.get(conversationId) === sub) this.subs.delete(conversationId)
+              this.write({ type: "ended", conversationId, reason: "deleted" })
+            }
+          )
         )
         fiber.addObserver((exit) => {
           if (Exit.isSuccess(exit)) {

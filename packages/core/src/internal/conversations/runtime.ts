@@ -232,11 +232,12 @@ export const make = (options: RuntimeOptions = {}) =>
               })
             )
           )
+          const seq = a.nextSeq - 1
           a.queue ??= []
           a.queue.push(turn)
           a.queued += turn.messages.length
           yield* loop.ensureWorker(a)
-          return { conversationId, runId: turn.runId }
+          return { conversationId, runId: turn.runId, seq }
         })
       )
 
