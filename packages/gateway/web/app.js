@@ -1,4 +1,5 @@
 // Sluice web chat: speaks the gateway WebSocket protocol v1 (docs/protocol.md). No build step.
+import { setupManage } from "/manage.js"
 import { enableCopy, LiveMarkdown } from "/markdown.js"
 
 const $ = (id) => document.getElementById(id)
@@ -7,6 +8,14 @@ const el = (tag, cls, text) => {
   if (cls) e.className = cls
   if (text !== undefined) e.textContent = text
   return e
+}
+
+// A token in the URL (`?token=`) is taken once and removed from the address bar and history.
+const tokenInUrl = new URLSearchParams(location.search).get("token")
+if (tokenInUrl !== null) {
+  const u = new URL(location.href)
+  u.searchParams.delete("token")
+  history.replaceState(null, "", u.pathname + u.search + u.hash)
 }
 
 const state = {
@@ -19,7 +28,11 @@ const state = {
   runs: new Map(), // runId -> view
   running: false,
   backoff: 500,
-  token: new URLSearchParams(location.search).get("token") ?? localStorage.getItem("sluice.token") ?? undefined
+  token: tokenInUrl || localStorage.getItem("sluice.token") || undefined,
+  models: [], // what a conversation can be set to (welcome.model.choices)
+  list: [], // the last `list` result
+  outbox: [], // sends made while disconnected: { id, text, clientMessageId, bubble }
+  forbidden: false // the open conversation belongs to another principal
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -44,8 +57,15 @@ const scrollDown = () => {
   if (follow) messages.scrollTop = messages.scrollHeight
 }
 
+const banner = (text) => {
+  $("banner").textContent = text ?? ""
+  $("banner").hidden = !text
+}
+
 const clearView = () => {
   messages.replaceChildren()
+  banner(undefined)
+  state.forbidden = false
   state.runs.clear()
   state.lastSeq = 0
   const empty = el("div", "empty", "Ask anything. Replies stream in as readable blocks.")
@@ -69,10 +89,10 @@ const runView = (runId) => {
   const body = el("div", "body markdown")
   const typing = el("div", "typing")
   typing.innerHTML = "<i></i><i></i><i></i>"
-  box.append(reasoning, thinking, body, typing)
-  messages.append(box)
   // text: the visible reply from Drafts; blockText: from Blocks, shown only while no Draft came.
-  v = { box, reasoning, thinking, body, typing, text: "", blockText: "", live: new LiveMarkdown(body, scrollDown), ended: false }
+  v = { box, reasoning, thinking, body, typing, text: "", blockText: "", final: undefined, live: new LiveMarkdown(body, scrollDown), ended: false }
+  box.append(reasoning, thinking, body, typing, manage.replyTools(v))
+  messages.append(box)
   state.runs.set(runId, v)
   return v
 }
@@ -80,22 +100,37 @@ const runView = (runId) => {
 const setRunning = (running) => {
   state.running = running
   $("stop").hidden = !running
+  manage.refresh()
 }
 
 /** Applies one reply event; idempotent by seq, so a replayed event is never shown twice. */
 const apply = (ev) => {
   if (ev.conversationId !== state.current || ev.seq <= state.lastSeq) return
+  if (ev._tag === "UserMessage") for (const p of messages.querySelectorAll(".msg.user.pending")) if (p.dataset.text === ev.text) p.remove()
   state.lastSeq = ev.seq
   switch (ev._tag) {
     case "UserMessage": {
       $("empty")?.remove()
-      const m = el("div", "msg user", ev.text)
+      const m = el("div", "msg user")
+      m.append(el("span", "text", ev.text))
       m.dataset.seq = ev.seq
+      m.dataset.messageId = ev.messageId
+      m.append(manage.userTools(m))
       messages.append(m)
       break
     }
+    case "Rewound":
+      // An edit or a regenerate: what those seqs created is superseded.
+      for (const m of messages.querySelectorAll(".msg[data-seq]")) {
+        if (Number(m.dataset.seq) < ev.fromSeq) continue
+        if (m.dataset.run) state.runs.delete(m.dataset.run)
+        m.remove()
+      }
+      manage.refresh()
+      break
     case "RunStarted": {
       const v = runView(ev.runId)
+      v.box.dataset.seq = ev.seq
       if (ev.model) v.box.dataset.model = ev.model
       setRunning(true)
       break
@@ -131,8 +166,11 @@ const apply = (ev) => {
     case "Final": {
       const v = runView(ev.runId)
       v.reasoning.classList.add("done")
+      v.final = ev.text
       v.live.finish(ev.text)
-      if (ev.interrupted) v.box.append(el("span", "badge stopped", "stopped"))
+      // The model that actually wrote the reply, when the stream named it.
+      if (ev.model) v.box.dataset.model = ev.model
+      if (ev.interrupted) v.box.querySelector(".tools").before(el("span", "badge stopped", "stopped"))
       break
     }
     case "Rollback": {
@@ -145,15 +183,17 @@ const apply = (ev) => {
       break
     }
     case "Error":
-      runView(ev.runId).box.append(el("div", "error", `${ev.error.tag}: ${ev.error.message}`))
+      runView(ev.runId).box.querySelector(".tools").before(el("div", "error", `${ev.error.tag}: ${ev.error.message}`))
       break
     case "RunEnded": {
       const v = runView(ev.runId)
       v.ended = true
       v.typing.remove()
       v.reasoning.classList.add("done")
-      if (ev.reason !== "completed" && !v.box.querySelector(".badge")) v.box.append(el("span", "badge stopped", ev.reason))
-      if (v.box.dataset.model && !v.box.querySelector(".badge.model")) v.box.append(el("span", "badge model", v.box.dataset.model))
+      if (ev.reason !== "completed" && !v.box.querySelector(".badge")) v.box.querySelector(".tools").before(el("span", "badge stopped", ev.reason))
+      if (v.box.dataset.model && !v.box.querySelector(".badge.model")) {
+        v.box.querySelector(".tools").before(el("span", "badge model", v.box.dataset.model))
+      }
       setRunning(false)
       refreshList()
       break
@@ -172,6 +212,7 @@ const setStatus = (text, cls) => {
 
 const request = (frame) =>
   new Promise((resolve) => {
+    if (!state.ready) return resolve({ ok: false, error: { code: "Disconnected", message: "not connected to the gateway" } })
     const id = state.nextId++
     state.pending.set(id, resolve)
     state.ws.send(JSON.stringify({ ...frame, id }))
@@ -182,12 +223,24 @@ const onFrame = (f) => {
     case "welcome":
       state.ready = true
       state.backoff = 500
+      // Only a token the gateway accepted is remembered.
+      if (state.token) localStorage.setItem("sluice.token", state.token)
+      $("signout").hidden = !state.token
       setStatus(`connected as ${f.principal}`, "online")
       $("model").hidden = false
       $("model").textContent = f.model.name
       $("offline").hidden = !f.model.offline
+      state.models = f.model.choices ?? []
       refreshList()
       if (state.current) subscribe(state.current)
+      flushOutbox()
+      break
+    case "ended":
+      if (f.conversationId === state.current) {
+        clearView()
+        banner("This conversation was deleted.")
+      }
+      refreshList()
       break
     case "res":
       state.pending.get(f.id)?.(f)
@@ -214,11 +267,21 @@ const connect = () => {
   ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: 1, ...(state.token ? { token: state.token } : {}) }))
   ws.onmessage = (m) => onFrame(JSON.parse(m.data))
   ws.onclose = (e) => {
+    if (state.ws !== ws) return // replaced (sign-out)
     state.ready = false
     for (const resolve of state.pending.values()) resolve({ ok: false, error: { code: "Disconnected", message: "connection lost" } })
     state.pending.clear()
+    // Nothing is known to be running while we cannot hear the gateway.
+    setRunning(false)
+    for (const dot of document.querySelectorAll("nav a .run")) dot.remove()
     if (e.code === 4001) {
       setStatus("token required", "offline")
+      const rejected = state.token !== undefined
+      $("auth-why").textContent = "This gateway needs a token."
+      $("auth-error").textContent = rejected ? "That token was not accepted. Check it and try again." : ""
+      $("auth-error").hidden = !rejected
+      if (rejected && localStorage.getItem("sluice.token") === state.token) localStorage.removeItem("sluice.token")
+      $("token").value = ""
       $("auth").showModal()
       return
     }
@@ -231,15 +294,27 @@ const connect = () => {
 
 const subscribe = async (conversationId) => {
   const res = await request({ type: "subscribe", conversationId, fromSeq: state.lastSeq })
-  if (!res.ok && res.error.code === "NotFound") return
+  if (res.ok || conversationId !== state.current) return
+  if (res.error.code === "Forbidden") {
+    state.forbidden = true
+    $("empty")?.remove()
+    banner("This conversation belongs to someone else. Start a new conversation to write.")
+  } else if (res.error.code !== "NotFound" && res.error.code !== "Disconnected") {
+    banner(`Could not open this conversation — ${res.error.code}: ${res.error.message}`)
+  }
 }
+
+/** The open conversation's entry in the last list. */
+const summary = () => state.list.find((c) => c.conversationId === state.current)
 
 const refreshList = async () => {
   if (!state.ready) return
   const res = await request({ type: "list" })
   if (!res.ok) return
+  state.list = res.result
   const nav = $("conversations")
   nav.replaceChildren()
+  $("more").hidden = summary() === undefined
   for (const c of [...res.result].sort((a, b) => b.updatedAt - a.updatedAt)) {
     const a = el("a")
     a.href = `#${c.conversationId}`
@@ -248,8 +323,9 @@ const refreshList = async () => {
       a.className = "active"
       $("title").textContent = c.title || "Conversation"
     }
+    a.title = c.title || c.conversationId
     if (c.running) a.append(el("span", "run"))
-    a.append(document.createTextNode(c.title || c.conversationId))
+    a.append(el("span", "label", c.title || c.conversationId))
     nav.append(a)
   }
 }
@@ -295,11 +371,52 @@ $("new").onclick = () => {
   $("input").focus()
 }
 
-$("composer").onsubmit = async (e) => {
+/**
+ * Sends one message. Its `clientMessageId` makes a resend after a lost connection safe: the
+ * gateway answers a repeat with the first acceptance. While disconnected the message waits (shown
+ * greyed) and goes out on reconnect; when the gateway refuses it, the text goes back in the box.
+ */
+const deliver = async (m) => {
+  const res = await request({ type: "send", conversationId: m.id, text: m.text, clientMessageId: m.clientMessageId })
+  if (!res.ok && res.error.code === "Disconnected") {
+    queue(m)
+    return
+  }
+  m.bubble?.remove()
+  if (!res.ok) {
+    const input = $("input")
+    if (input.value.trim() === "") input.value = m.text
+    banner(`Not sent — ${res.error.code}: ${res.error.message}. Your text is back in the box.`)
+    return
+  }
+  if (m.isNew && m.id === state.current) await subscribe(m.id)
+  refreshList()
+}
+const queue = (m) => {
+  if (!m.bubble && m.id === state.current) {
+    $("empty")?.remove()
+    m.bubble = el("div", "msg user pending", m.text)
+    m.bubble.dataset.text = m.text
+    messages.append(m.bubble)
+    scrollDown()
+  }
+  if (!state.outbox.includes(m)) state.outbox.push(m)
+}
+const flushOutbox = () => {
+  const waiting = state.outbox
+  state.outbox = []
+  for (const m of waiting) deliver(m)
+}
+
+$("composer").onsubmit = (e) => {
   e.preventDefault()
   const input = $("input")
   const text = input.value.trim()
-  if (!text || !state.ready) return
+  if (!text) return
+  if (state.forbidden) {
+    banner("This conversation belongs to someone else; your text stays in the box. Start a new conversation to send it.")
+    return
+  }
   let id = state.current
   const isNew = id === undefined
   if (isNew) {
@@ -308,31 +425,61 @@ $("composer").onsubmit = async (e) => {
     history.replaceState(null, "", `#${id}`)
   }
   input.value = ""
-  const res = await request({ type: "send", conversationId: id, text })
-  if (!res.ok) {
-    messages.append(el("div", "msg assistant error", `${res.error.code}: ${res.error.message}`))
-    return
-  }
-  if (isNew) await subscribe(id)
-  refreshList()
+  banner(undefined)
+  const m = { id, text, isNew, clientMessageId: crypto.randomUUID(), bubble: undefined }
+  if (state.ready) deliver(m)
+  else queue(m)
 }
 
 $("input").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) {
     e.preventDefault()
     $("composer").requestSubmit()
+  } else if (e.key === "ArrowUp" && e.target.value === "" && manage.editLast()) {
+    e.preventDefault()
   }
 })
+
+// Shortcuts (also in the composer's tooltip): Esc stops the reply, Ctrl/⌘+Shift+O starts a new
+// conversation, "/" goes back to the composer.
+document.addEventListener("keydown", (e) => {
+  if (document.querySelector("dialog[open]")) return
+  if (e.key === "Escape" && state.running && !e.target.closest?.(".editing")) {
+    $("stop").click()
+  } else if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === "o") {
+    e.preventDefault()
+    $("new").click()
+  } else if (e.key === "/" && !/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) {
+    e.preventDefault()
+    $("input").focus()
+  }
+})
+
+$("signout").onclick = () => {
+  localStorage.removeItem("sluice.token")
+  state.token = undefined
+  const ws = state.ws
+  state.ws = undefined
+  ws?.close(1000)
+  for (const resolve of state.pending.values()) resolve({ ok: false, error: { code: "Disconnected", message: "signed out" } })
+  state.pending.clear()
+  state.list = []
+  $("conversations").replaceChildren()
+  history.pushState(null, "", location.pathname)
+  state.current = undefined
+  clearView()
+  connect()
+}
 
 $("stop").onclick = () => {
   if (state.current) request({ type: "stop", conversationId: state.current })
 }
 
 $("auth").addEventListener("close", () => {
-  state.token = $("token").value || undefined
-  if (state.token) localStorage.setItem("sluice.token", state.token)
-  connect()
+  state.token = $("token").value.trim() || undefined
+  connect() // saved once the gateway welcomes it
 })
 
+const manage = setupManage({ state, request, open, refreshList, banner, summary })
 clearView()
 connect()

@@ -36,6 +36,7 @@ export const assets: ReadonlyArray<Asset> = [
   { path: "/", contentType: "text/html; charset=utf-8", body: page("index.html") },
   { path: "/app.js", contentType: js, body: page("app.js") },
   { path: "/markdown.js", contentType: js, body: page("markdown.js") },
+  { path: "/manage.js", contentType: js, body: page("manage.js") },
   { path: "/style.css", contentType: css, body: page("style.css") },
   { path: "/favicon.svg", contentType: "image/svg+xml", body: page("favicon.svg") },
   { path: "/vendor/marked.js", contentType: js, body: vendor(require.resolve("marked")) },
