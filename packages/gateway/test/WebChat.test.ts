@@ -3,26 +3,12 @@
  * streams and the finished reply is the Final's Markdown rendered, Stop works mid-stream, a reload
  * mid-stream resumes without duplicates, and nothing is wider than a phone.
  */
-import { execSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { StreamingSettings } from "@sluice/core"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
+import type { Page } from "playwright-core"
+import { type Browser, launch, screenshotDir } from "./support/browser.js"
 import { connect, start, type Started } from "./support/harness.js"
-
-const CHROMIUM = "/usr/bin/chromium"
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync"
-]
 
 const settings: StreamingSettings.StreamingSettings = {
   ...StreamingSettings.defaults,
@@ -32,25 +18,18 @@ const settings: StreamingSettings.StreamingSettings = {
 
 describe("web chat page (headless Chromium)", () => {
   let gw: Started
-  let ctx: BrowserContext
+  let browser: Browser
   let page: Page
-  let profile: string
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      execSync("apt-get update && apt-get install -y chromium", { stdio: "inherit", timeout: 600_000 })
-    }
     gw = await start({ tokensPerSecond: 60, words: 200, thinking: true, settings })
-    profile = mkdtempSync(join(tmpdir(), "sluice-chromium-"))
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true })
-    page = ctx.pages()[0] ?? (await ctx.newPage())
-    await page.setViewportSize({ width: 1200, height: 800 })
+    browser = await launch()
+    page = browser.page
   }, 660_000)
 
   afterAll(async () => {
-    await ctx?.close()
+    await browser?.close()
     await gw?.close()
-    if (profile) rmSync(profile, { recursive: true, force: true })
   })
 
   const lastAssistant = (p: Page) => p.locator(".msg.assistant").last()
@@ -169,7 +148,7 @@ describe("web chat page (headless Chromium)", () => {
     expect(m.scroll).toBeLessThanOrEqual(m.inner)
     // The long line scrolls inside its code block (highlight.js makes `code.hljs` the scroller).
     expect(await page.locator(".msg.assistant pre code").last().evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true)
-    if (process.env.SLUICE_SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SLUICE_SCREENSHOT_DIR, "phone.png") })
+    await page.screenshot({ path: join(screenshotDir(), "phone.png") })
     // The sidebar is a drawer: off-screen until the menu button opens it, closed again by a choice.
     // (waited for: after the resize from desktop width the slide-out transition takes 0.2 s)
     const closed = () =>
@@ -179,12 +158,10 @@ describe("web chat page (headless Chromium)", () => {
     await page.waitForFunction(() => document.querySelector("#sidebar")!.getBoundingClientRect().left >= 0, undefined, { timeout: 5_000 })
     expect(await page.locator("#conversations a").count()).toBeGreaterThan(0)
     expect(await page.isVisible("#new")).toBe(true)
-    if (process.env.SLUICE_SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SLUICE_SCREENSHOT_DIR, "phone-drawer.png") })
+    await page.screenshot({ path: join(screenshotDir(), "phone-drawer.png") })
     await page.locator("#conversations a").first().click()
     await closed()
     await page.setViewportSize({ width: 1200, height: 800 })
   }, 60_000)
 })
 
-// Make sure a stray profile dir from an aborted run does not pile up.
-mkdirSync(tmpdir(), { recursive: true })
