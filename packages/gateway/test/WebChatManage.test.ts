@@ -78,7 +78,7 @@ describe("web chat: accounts and conversation management (headless Chromium)", (
       await page.evaluate(() => {
         location.hash = "#bobs-chat"
       })
-      await page.waitForFunction(() => !document.querySelector("#banner")!.hidden, undefined, { timeout: 5_000 })
+      await page.waitForFunction(() => !(document.querySelector("#banner") as HTMLElement).hidden, undefined, { timeout: 5_000 })
       expect(await page.textContent("#banner")).toContain("belongs to someone else")
       await send(page, "my carefully typed text")
       expect(await page.inputValue("#input")).toBe("my carefully typed text")
