@@ -11,13 +11,20 @@
  * - plain text for Signal (markers removed, links as `text (url)`), also the Telegram fallback
  *   when the API rejects the formatting.
  *
- * Headings become bold lines and `*`/`-`/`+` bullets become `•` (everywhere but Discord, which
- * renders both itself).
+ * The Markdown is parsed as CommonMark + GFM by `mdast-util-from-markdown` with `mdast-util-gfm`
+ * (micromark underneath), and its tree is rendered per dialect: escapes (`2 \* 3`), `***both***`,
+ * emphasis across a soft line break, autolinks (`<https://…>`), images (`alt (url)` / a link),
+ * reference links and tables all read as a Markdown viewer shows them. Headings become bold lines,
+ * bullets `•`, task items ☐/☑, and a table a monospace block with aligned columns (everywhere but
+ * Discord, which renders Markdown itself). Blocks keep the blank lines the source had between them.
  *
  * @since 0.1.0
  */
-import * as Fences from "./internal/fences.js"
-import { parseInline, type Inline } from "./internal/inline.js"
+import type * as Mdast from "mdast"
+import { fromMarkdown } from "mdast-util-from-markdown"
+import { gfmFromMarkdown } from "mdast-util-gfm"
+import { gfm } from "micromark-extension-gfm"
+import { width } from "./internal/graphemes.js"
 
 export type Dialect = "telegram-html" | "telegram-markdownv2" | "slack" | "discord" | "whatsapp" | "plain"
 
@@ -119,85 +126,182 @@ const renderers: Record<Exclude<Dialect, "discord">, Renderer> = {
  * (`_a _b_ c_` would read as Telegram's `__` underline, and `*x *y* z*` closes early in mrkdwn). */
 type Open = { readonly b?: true; readonly i?: true; readonly s?: true }
 
-const renderNode = (n: Inline, r: Renderer, open: Open): string => {
-  switch (n.t) {
-    case "text":
-      return r.text(n.v)
-    case "code":
-      return r.code(n.v)
-    case "b":
-    case "i":
-    case "s": {
-      const inner = renderInline(n.c, r, { ...open, [n.t]: true })
-      if (open[n.t]) return inner
-      return n.t === "b" ? r.bold(inner) : n.t === "i" ? r.italic(inner) : r.strike(inner)
-    }
-    case "link":
-      return r.link(renderInline(n.c, r, open), n.url, renderInline(n.c, renderers.plain, {}))
-  }
+/** One render: the dialect, the source (for the blank lines between blocks) and the link definitions. */
+interface Ctx {
+  readonly r: Renderer
+  readonly src: string
+  readonly defs: ReadonlyMap<string, string>
+  /**
+   * Inside a quote or a list item: a quote there is its content (no dialect nests quotes, and a
+   * quote marker must start a line), and in MarkdownV2 a code block is inline code per line.
+   */
+  readonly quoted?: true
 }
 
-const renderInline = (nodes: ReadonlyArray<Inline>, r: Renderer, open: Open = {}): string => {
+const STYLE = { emphasis: "i", strong: "b", delete: "s" } as const
+
+const inline = (nodes: ReadonlyArray<Mdast.PhrasingContent>, ctx: Ctx, open: Open = {}): string => {
+  const { r } = ctx
   let out = ""
-  for (let k = 0; k < nodes.length; k++) {
-    const n = nodes[k]!
-    if (r.italicSeparator !== undefined && !open.i && n.t === "i" && nodes[k - 1]?.t === "i") out += r.italicSeparator
-    out += renderNode(n, r, open)
+  let prev: Mdast.PhrasingContent | undefined
+  for (const n of nodes) {
+    if (r.italicSeparator !== undefined && !open.i && n.type === "emphasis" && prev?.type === "emphasis") out += r.italicSeparator
+    out += phrasing(n, ctx, open)
+    prev = n
   }
   return out
 }
 
-const renderLines = (lines: ReadonlyArray<string>, r: Renderer): string => {
-  const out: Array<string> = []
-  let quote: Array<string> = []
-  const flushQuote = () => {
-    if (quote.length > 0) out.push(r.quote(quote))
-    quote = []
+const plainCtx = (ctx: Ctx): Ctx => ({ ...ctx, r: renderers.plain })
+
+const link = (children: ReadonlyArray<Mdast.PhrasingContent>, url: string, ctx: Ctx, open: Open) =>
+  ctx.r.link(inline(children, ctx, open), url, inline(children, plainCtx(ctx)))
+
+const phrasing = (n: Mdast.PhrasingContent, ctx: Ctx, open: Open): string => {
+  const { r } = ctx
+  switch (n.type) {
+    case "text":
+      return r.text(n.value)
+    case "inlineCode":
+      return r.code(n.value.replace(/\r?\n/g, " ")) // CommonMark: a code span's line endings are spaces
+    case "emphasis":
+    case "strong":
+    case "delete": {
+      const t = STYLE[n.type]
+      const inner = inline(n.children, ctx, { ...open, [t]: true })
+      if (open[t]) return inner
+      return t === "b" ? r.bold(inner) : t === "i" ? r.italic(inner) : r.strike(inner)
+    }
+    case "break":
+      return "\n"
+    case "link":
+      return link(n.children, n.url, ctx, open)
+    case "image":
+      return image(n.alt ?? "", n.url, ctx)
+    case "linkReference": {
+      const url = ctx.defs.get(n.identifier)
+      return url === undefined ? r.text(source(n, ctx)) : link(n.children, url, ctx, open)
+    }
+    case "imageReference": {
+      const url = ctx.defs.get(n.identifier)
+      return url === undefined ? r.text(source(n, ctx)) : image(n.alt ?? "", url, ctx)
+    }
+    case "footnoteReference":
+      return r.text(`[${n.label ?? n.identifier}]`)
+    case "html":
+      return r.text(n.value)
   }
-  for (const line of lines) {
-    const q = /^ {0,3}> ?(.*)$/.exec(line)
-    if (q !== null) {
-      quote.push(renderInline(parseInline(q[1]!), r))
-      continue
+}
+
+/** An image is its alt text linking to it (its URL when there is no alt). */
+const image = (alt: string, url: string, ctx: Ctx) => {
+  const text: Mdast.Text = { type: "text", value: alt }
+  return link(alt === "" ? [] : [text], url, ctx, {})
+}
+
+const source = (n: Mdast.Node, ctx: Ctx): string =>
+  n.position?.start.offset === undefined || n.position.end.offset === undefined
+    ? ""
+    : ctx.src.slice(n.position.start.offset, n.position.end.offset)
+
+/** Blocks, separated as in the source: one newline, or the blank lines it had. */
+const blocks = (nodes: ReadonlyArray<Mdast.RootContent>, ctx: Ctx): string => {
+  let out = ""
+  let prevEnd: number | undefined
+  for (const n of nodes) {
+    if (n.type === "definition") continue
+    const rendered = block(n, ctx)
+    const start = n.position?.start.offset
+    if (prevEnd !== undefined) {
+      const gap = start === undefined ? "\n" : ctx.src.slice(prevEnd, start)
+      out += "\n".repeat(Math.max(1, Math.min(2, (gap.match(/\n/g) ?? []).length)))
     }
-    flushQuote()
-    const h = /^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$/.exec(line)
-    if (h !== null) {
-      out.push(r.heading(renderInline(parseInline(h[1]!), r, { b: true })))
-      continue
-    }
-    const b = /^([ \t]*)[*+-][ \t]+(.*)$/.exec(line)
-    if (b !== null) {
-      out.push(b[1]! + r.bullet + " " + renderInline(parseInline(b[2]!), r))
-      continue
-    }
-    out.push(renderInline(parseInline(line), r))
+    out += rendered
+    prevEnd = n.position?.end.offset
   }
-  flushQuote()
-  return out.join("\n")
+  return out
+}
+
+const indent = (text: string, first: string, rest: string) =>
+  text
+    .split("\n")
+    .map((l, i) => (i === 0 ? first + l : l === "" ? "" : rest + l))
+    .join("\n")
+
+const block = (n: Mdast.RootContent, ctx: Ctx): string => {
+  const { r } = ctx
+  switch (n.type) {
+    case "paragraph":
+      return inline(n.children, ctx)
+    case "heading":
+      return r.heading(inline(n.children, ctx, { b: true }))
+    case "thematicBreak":
+      return r.text("———")
+    case "blockquote":
+      return ctx.quoted ? blocks(n.children, ctx) : r.quote(blocks(n.children, { ...ctx, quoted: true }).split("\n"))
+    case "list":
+      return blocks(
+        n.children.map((item, k) => ({ ...item, marker: n.ordered ? `${(n.start ?? 1) + k}.` : r.bullet }) as Mdast.ListItem),
+        ctx
+      )
+    case "listItem": {
+      const marker = (n as Mdast.ListItem & { marker?: string }).marker ?? r.bullet
+      const task = n.checked === true ? "☑ " : n.checked === false ? "☐ " : ""
+      const head = r.text(`${marker} `) + task
+      return indent(blocks(n.children, { ...ctx, quoted: true }), head, " ".repeat(marker.length + 1))
+    }
+    case "code":
+      // MarkdownV2 has no code block inside a quote: there each line is inline code.
+      if (ctx.quoted && r === renderers["telegram-markdownv2"]) return n.value.split("\n").map((l) => (l === "" ? "" : r.code(l))).join("\n")
+      return r.fence(n.lang ?? "", n.value)
+    case "html":
+      return r.text(n.value)
+    case "table":
+      return r.fence("", table(n, ctx))
+    case "footnoteDefinition":
+      return indent(blocks(n.children, { ...ctx, quoted: true }), r.text(`[${n.label ?? n.identifier}] `), "  ")
+    default:
+      // Anything else a GFM tree can hold (a stray cell or row): its text.
+      return "children" in n ? r.text(source(n, ctx)) : ""
+  }
+}
+
+/** A table as aligned plain columns (for a monospace block): header, a rule, the rows. */
+const table = (t: Mdast.Table, ctx: Ctx): string => {
+  const rows = t.children.map((row) => row.children.map((cell) => inline(cell.children, plainCtx(ctx)).replace(/\s+/g, " ").trim()))
+  const cols = Math.max(0, ...rows.map((r) => r.length))
+  const widths = Array.from({ length: cols }, (_, c) => Math.max(1, ...rows.map((r) => width(r[c] ?? ""))))
+  const line = (cells: ReadonlyArray<string>) =>
+    widths.map((w, c) => {
+      const v = cells[c] ?? ""
+      const pad = " ".repeat(w - width(v))
+      return t.align?.[c] === "right" ? pad + v : v + pad
+    }).join(" | ").trimEnd()
+  const [head, ...body] = rows
+  return [line(head ?? []), widths.map((w) => "-".repeat(w)).join("-+-"), ...body.map(line)].join("\n")
+}
+
+/** The CommonMark + GFM tree of `markdown`. */
+export const parse = (markdown: string): Mdast.Root =>
+  fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] })
+
+const definitions = (root: Mdast.Root): ReadonlyMap<string, string> => {
+  const defs = new Map<string, string>()
+  const walk = (nodes: ReadonlyArray<Mdast.RootContent>) => {
+    for (const n of nodes) {
+      if (n.type === "definition") defs.set(n.identifier, n.url)
+      else if ("children" in n) walk(n.children as ReadonlyArray<Mdast.RootContent>)
+    }
+  }
+  walk(root.children)
+  return defs
 }
 
 /** Renders Markdown into `dialect`. Discord gets the text unchanged. */
 export const render = (markdown: string, dialect: Dialect): string => {
   if (dialect === "discord") return markdown
-  const r = renderers[dialect]
-  const spans = Fences.scan(markdown)
-  const out: Array<string> = []
-  let pos = 0
-  for (const s of spans) {
-    const before = markdown.slice(pos, s.start)
-    if (before !== "") out.push(renderLines(before.replace(/\n$/, "").split("\n"), r) + (before.endsWith("\n") ? "\n" : ""))
-    const block = markdown.slice(s.start, s.end)
-    const firstNl = block.indexOf("\n")
-    const lang = s.openerLine.trim().replace(/^(`{3,}|~{3,})/, "").trim().split(/\s+/)[0] ?? ""
-    let body = firstNl === -1 ? "" : block.slice(firstNl + 1)
-    if (s.closed) body = body.slice(0, Math.max(0, body.lastIndexOf("\n")))
-    out.push(r.fence(lang, body))
-    pos = s.end
-  }
-  const rest = markdown.slice(pos)
-  if (rest !== "") out.push(renderLines(rest.split("\n"), r))
-  return out.join("")
+  const root = parse(markdown)
+  return blocks(root.children, { r: renderers[dialect], src: markdown, defs: definitions(root) })
 }
 
 /** Plain text (Signal; Telegram's fallback when its entity parser rejects a message). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
+import { toString as mdastText } from "mdast-util-to-string"
 import { parseHtml, parseMarkdownV2 } from "../fakes/telegramEntities.js"
 import { Markdown } from "../src/index.js"
 
@@ -64,7 +65,15 @@ describe("Markdown", () => {
   })
 
   it("any text renders to Telegram HTML and MarkdownV2 the API accepts, showing the same visible text", () => {
-    const piece = fc.constantFrom("a", " ", "\n", "*", "**", "_", "__", "~~", "`", "[x](http://u.v/w)", "<", ">", "&", ".", "!", "#", "-", "\\", "|", "(", ")", "```", "é", "😀")
+    const piece = fc.constantFrom(
+      ..."a, ,\n,*,**,_,__,~~,`,<,>,&,.,!,#,-,\\,|,(,),```,é,😀,1. ,- [ ] ".split(","),
+      "[x](http://u.v/w)",
+      "![i](http://p.q)",
+      "<http://a.b>",
+      "[r]",
+      "\n[r]: http://d.e\n",
+      "| a | b |\n|---|---|\n| c | d |\n"
+    )
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 40 }), (ps) => {
         const md = ps.join("")
@@ -76,6 +85,33 @@ describe("Markdown", () => {
       }),
       { numRuns: 500 }
     )
+  })
+
+  it("property: the text Telegram shows is the source's own text (CommonMark + GFM, as the parser reads it)", () => {
+    // Inline pieces plus quotes, headings and fences; what the renderer itself adds (bullets, rules) is left out.
+    const piece = fc.constantFrom(..."a, ,\n,*,**,_,__,~~,`,<,>,&,.,!,#,\\,(,),```,é,😀,b".split(","), "[x](http://u.v/w)", "<http://a.b>", "2 \\* 3")
+    const squeeze = (s: string) => s.replace(/[\s•—]/g, "")
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (ps) => {
+        const md = ps.join("")
+        const html = parseHtml(Markdown.render(md, "telegram-html"))
+        expect(html.ok).toBe(true)
+        if (html.ok) expect(squeeze(html.text), JSON.stringify(md)).toBe(squeeze(mdastText(Markdown.parse(md))))
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("reads CommonMark as a Markdown viewer does: escapes, ***both***, soft breaks, autolinks, images, references, tables", () => {
+    expect(Markdown.render("2 \\* 3 and \\_literal\\_", "telegram-html")).toBe("2 * 3 and _literal_")
+    expect(Markdown.render("***bold italic***", "telegram-html")).toBe("<i><b>bold italic</b></i>")
+    expect(Markdown.render("**across a\nsoft break**", "slack")).toBe("*across a\nsoft break*")
+    expect(Markdown.render("see <https://x.io/a>", "telegram-html")).toBe('see <a href="https://x.io/a">https://x.io/a</a>')
+    expect(Markdown.render("![a cat](https://x.io/c.png)", "whatsapp")).toBe("a cat (https://x.io/c.png)")
+    expect(Markdown.render("[docs][d]\n\n[d]: https://d.io", "slack")).toBe("<https://d.io|docs>")
+    expect(Markdown.render("1. one\n2. two\n   - nested\n- [x] done", "plain")).toBe("1. one\n2. two\n   • nested\n• ☑ done")
+    const table = Markdown.render("| name | n |\n|:--|--:|\n| apples | 3 |\n| kiwi | 12 |", "telegram-html")
+    expect(table).toBe("<pre>name   |  n\n-------+---\napples |  3\nkiwi   | 12</pre>")
   })
 
   it("renders Slack mrkdwn", () => {

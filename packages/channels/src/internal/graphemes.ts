@@ -32,3 +32,10 @@ export const codePointFloor = (text: string, at: number): number =>
 /** At most `max` UTF-16 units of `text`, cut on a grapheme boundary, with `…` when shortened. */
 export const truncate = (text: string, max: number): string =>
   text.length <= max ? text : text.slice(0, floor(text, max - 1)) + "…"
+
+/** How many graphemes `text` shows (for aligning monospace columns). */
+export const width = (text: string): number => {
+  let n = 0
+  for (const _ of segmenter.segment(text)) n++
+  return n
+}
