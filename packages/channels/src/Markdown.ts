@@ -11,8 +11,9 @@
  * - plain text for Signal (markers removed, links as `text (url)`), also the Telegram fallback
  *   when the API rejects the formatting.
  *
- * The Markdown is parsed as CommonMark + GFM by `mdast-util-from-markdown` with `mdast-util-gfm`
- * (micromark underneath), and its tree is rendered per dialect: escapes (`2 \* 3`), `***both***`,
+ * The Markdown is parsed as CommonMark (with GFM tables, strikethrough and task items) by
+ * markdown-it (`internal/markdownTree.ts`, into mdast node shapes), and the tree is rendered per
+ * dialect: escapes (`2 \* 3`), `***both***`,
  * emphasis across a soft line break, autolinks (`<https://…>`), images (`alt (url)` / a link),
  * reference links and tables all read as a Markdown viewer shows them. Headings become bold lines,
  * bullets `•`, task items ☐/☑, and a table a monospace block with aligned columns (everywhere but
@@ -21,10 +22,8 @@
  * @since 0.1.0
  */
 import type * as Mdast from "mdast"
-import { fromMarkdown } from "mdast-util-from-markdown"
-import { gfmFromMarkdown } from "mdast-util-gfm"
-import { gfm } from "micromark-extension-gfm"
 import { width } from "./internal/graphemes.js"
+import * as Tree from "./internal/markdownTree.js"
 
 export type Dialect = "telegram-html" | "telegram-markdownv2" | "slack" | "discord" | "whatsapp" | "plain"
 
@@ -211,13 +210,11 @@ const blocks = (nodes: ReadonlyArray<Mdast.RootContent>, ctx: Ctx): string => {
   for (const n of nodes) {
     if (n.type === "definition") continue
     const rendered = block(n, ctx)
-    const start = n.position?.start.offset
-    if (prevEnd !== undefined) {
-      const gap = start === undefined ? "\n" : ctx.src.slice(prevEnd, start)
-      out += "\n".repeat(Math.max(1, Math.min(2, (gap.match(/\n/g) ?? []).length)))
-    }
+    const start = n.position?.start.line
+    // A blank line between the two blocks in the source (positions are source lines).
+    if (prevEnd !== undefined) out += start !== undefined && start > prevEnd ? "\n\n" : "\n"
     out += rendered
-    prevEnd = n.position?.end.offset
+    prevEnd = n.position?.end.line
   }
   return out
 }
@@ -281,27 +278,15 @@ const table = (t: Mdast.Table, ctx: Ctx): string => {
   return [line(head ?? []), widths.map((w) => "-".repeat(w)).join("-+-"), ...body.map(line)].join("\n")
 }
 
-/** The CommonMark + GFM tree of `markdown`. */
-export const parse = (markdown: string): Mdast.Root =>
-  fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] })
-
-const definitions = (root: Mdast.Root): ReadonlyMap<string, string> => {
-  const defs = new Map<string, string>()
-  const walk = (nodes: ReadonlyArray<Mdast.RootContent>) => {
-    for (const n of nodes) {
-      if (n.type === "definition") defs.set(n.identifier, n.url)
-      else if ("children" in n) walk(n.children as ReadonlyArray<Mdast.RootContent>)
-    }
-  }
-  walk(root.children)
-  return defs
-}
+/** The syntax tree of `markdown` (CommonMark, GFM tables, strikethrough and task items). */
+export const parse = (markdown: string): Mdast.Root => Tree.parse(markdown)
 
 /** Renders Markdown into `dialect`. Discord gets the text unchanged. */
 export const render = (markdown: string, dialect: Dialect): string => {
   if (dialect === "discord") return markdown
   const root = parse(markdown)
-  return blocks(root.children, { r: renderers[dialect], src: markdown, defs: definitions(root) })
+  // (markdown-it resolves reference links itself: `defs` stays empty)
+  return blocks(root.children, { r: renderers[dialect], src: markdown, defs: new Map() })
 }
 
 /** Plain text (Signal; Telegram's fallback when its entity parser rejects a message). */
