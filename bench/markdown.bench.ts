@@ -33,10 +33,11 @@ export default async () => {
   perPart(micromark)
   const rounds = 9
   const us: Record<string, Array<number>> = { marked: [], micromark: [] }
+  for (const d of dialects) us[d] = []
   for (let r = 0; r < rounds; r++) {
     us.marked!.push(perPart((p) => marked.parse(p, { async: false })))
     us.micromark!.push(perPart(micromark))
-    for (const d of dialects) (us[d] ??= []).push(perPart((p) => Markdown.render(p, d)))
+    for (const d of dialects) us[d]!.push(perPart((p) => Markdown.render(p, d)))
   }
   const m = median(us.marked!)
   const rows = [
