@@ -23,7 +23,8 @@
  * received twice (a webhook retry, a poll restarted before its offset was confirmed, even across a
  * gateway restart) is accepted once and answered once.
  *
- * Chat commands handled here, not sent to the model: `/reasoning stream` | `/reasoning off`
+ * Chat commands handled here, not sent to the model: `/stop` (stops the chat's running reply; its
+ * text so far is delivered), `/reasoning stream` | `/reasoning off`
  * (show reasoning in the Telegram draft). The choice is kept for the most recent
  * {@link MAX_CHAT_PREFERENCES} chats; past that the oldest choice is forgotten (back to off).
  *
@@ -106,6 +107,13 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
       Effect.gen(function* () {
         const adapter = byKey.get(key(m.channel, m.accountId))
         const id = conversationId(m)
+        if (adapter !== undefined && /^\/stop(?:@\w+)?\s*$/i.test(m.text.trim())) {
+          // Stops this chat's running reply; what it had written so far is delivered as the reply.
+          const stopped = yield* conversations.stop(id)
+          const ack = stopped ? "Stopped." : "Nothing is running."
+          yield* adapter.send(m, { formatted: ack, plain: ack }).pipe(Effect.ignore)
+          return undefined
+        }
         const command = /^\/reasoning(?:@\w+)?\s+(stream|on|off)\s*$/i.exec(m.text.trim())
         if (command !== null && adapter !== undefined) {
           const on = command[1]!.toLowerCase() !== "off"

@@ -121,4 +121,28 @@ describe("ChannelHub deliveries", () => {
       const users = (yield* conversations.history("signal:a:c")).filter((m) => m.role === "user")
       expect(users.map((m) => m.text)).toEqual(["only once please", "and this one"])
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("/stop from the chat stops the running reply: its text so far arrives, marked stopped, and nothing more", () =>
+    Effect.gen(function* () {
+      const { adapter, sent } = recorder()
+      const { hub, conversations } = yield* startHub(Effect.succeed(adapter), { words: 400, tokensPerSecond: 100 })
+      expect(yield* hub.receive(message("s", "/stop", 1))).toBeUndefined()
+      yield* waitUntil("the idle answer", () => (sent.get("s")?.length ?? 0) >= 1, 5_000)
+      expect(sent.get("s")).toEqual(["Nothing is running."])
+      yield* hub.receive(message("s", "tell me a long story", 2))
+      yield* Effect.sleep("1 second") // the reply is being written (about 4 s in all)
+      yield* hub.receive(message("s", "/stop@sluice_bot", 3))
+      yield* waitUntil("the stopped reply delivered", () => hub.deliveries() === 0 && (sent.get("s")?.length ?? 0) >= 3, 20_000)
+      yield* Effect.sleep("300 millis")
+      const history = yield* conversations.history("signal:a:s")
+      // The command itself never reached the model or the history.
+      expect(history.map((m) => m.role)).toEqual(["user", "assistant"])
+      expect(history[1]).toMatchObject({ status: "interrupted" })
+      const texts = sent.get("s")!
+      expect(texts).toContain("Stopped.")
+      const reply = texts.filter((t) => t !== "Stopped." && t !== "Nothing is running.").join("\n")
+      expect(reply.length).toBeGreaterThan(0)
+      // Far less than the whole 400-word answer (~4 s at 100 tokens/s): it stopped.
+      expect(reply.split(/\s+/).length).toBeLessThan(300)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })
