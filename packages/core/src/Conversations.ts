@@ -48,8 +48,13 @@ export {
 export {
   ConversationBusy,
   ConversationNotFound,
+  DataDirLocked,
+  EventsExpired,
+  MailboxFull,
   MessageNotFound,
-  DataDirLocked, EventsExpired, MailboxFull, StoreError, SubscriberTooSlow } from "./ConversationError.js"
+  StoreError,
+  SubscriberTooSlow
+} from "./ConversationError.js"
 
 export interface ConversationsService {
   readonly send: (

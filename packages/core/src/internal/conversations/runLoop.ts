@@ -97,7 +97,7 @@ export const make = (deps: {
         }
         case "Final":
           run.final = p.text
-          event(a, run.runId, run.model === undefined ? p : { ...p, model: run.model })
+          event(a, run.runId, withModel(run, p))
           rewrite = true
           break
         default: {
@@ -204,13 +204,13 @@ export const make = (deps: {
           reason = "completed"
           if (run.final === undefined) {
             run.final = run.raw.length > 0 ? run.raw : A.visibleText(run)
-            event(a, run.runId, { _tag: "Final", text: run.final, ...(run.model === undefined ? {} : { model: run.model }) })
+            event(a, run.runId, withModel(run, { _tag: "Final", text: run.final }))
           }
           run.message = { ...run.message, text: run.final, status: "complete" }
         } else if (Cause.isInterruptedOnly(exit.cause)) {
           reason = run.stopReason ?? "interrupted"
           const text = run.raw.length >= A.visibleText(run).length ? run.raw : A.visibleText(run)
-          event(a, run.runId, { _tag: "Final", text, interrupted: true, ...(run.model === undefined ? {} : { model: run.model }) })
+          event(a, run.runId, withModel(run, { _tag: "Final", text, interrupted: true }))
           run.message = { ...run.message, text, status: "interrupted", interrupted: true }
         } else {
           reason = "failed"
@@ -270,6 +270,10 @@ export const make = (deps: {
 
   return { event, ensureWorker }
 }
+
+/** A Final with the model that wrote it, when its stream named one. */
+const withModel = <F extends { readonly _tag: "Final" }>(run: A.Run, final: F): F =>
+  run.model === undefined ? final : { ...final, model: run.model }
 
 const isModelError = (u: unknown): u is ModelError.ModelError =>
   typeof u === "object" &&

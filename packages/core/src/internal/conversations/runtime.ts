@@ -108,11 +108,7 @@ export const make = (options: RuntimeOptions = {}) =>
         const committed = yield* Effect.exit(log.flush(a))
         if (Exit.isFailure(committed)) {
           // Not accepted: take the message (and a rewind) back out of what will be retried.
-          const ours = new Set(a.pending.slice(mark))
-          a.pending = a.pending.filter((e) => !ours.has(e))
-          a.dirtyMessages?.delete(messageId)
-          for (const m of rewind?.superseded ?? []) a.dirtyMessages?.delete(m.id)
-          if (a.nextSeq === ev.seq + 1) a.nextSeq = firstSeq
+          takeBack(a, mark, firstSeq, [messageId, ...(rewind?.superseded ?? []).map((m) => m.id)])
           Object.assign(a, before)
           return yield* Effect.failCause(committed.cause)
         }
@@ -132,8 +128,31 @@ export const make = (options: RuntimeOptions = {}) =>
         return { conversationId, messageId, seq: ev.seq }
       })
 
+    /** `f` on the actor, holding a lease on it and its send lock. */
+    const locked = <A, E>(conversationId: string, f: (a: A.Actor) => Effect.Effect<A, E>) =>
+      Effect.scoped(Effect.flatMap(registry.lease(conversationId), (a) => a.sendLock.withPermits(1)(f(a))))
+
     const send = (conversationId: string, text: string, opts: SendOptions = {}): Effect.Effect<Accepted, MailboxFull | StoreError> =>
-      Effect.scoped(Effect.flatMap(registry.lease(conversationId), (a) => a.sendLock.withPermits(1)(sendLocked(a, text, opts))))
+      locked(conversationId, (a) => sendLocked(a, text, opts))
+
+    /**
+     * A commit failed: the events appended since `mark` (seqs from `firstSeq`) and the marked
+     * messages come back out of what the next flush retries.
+     */
+    const takeBack = (a: A.Actor, mark: number, firstSeq: number, messageIds: ReadonlyArray<string>) => {
+      const ours = new Set(a.pending.slice(mark))
+      a.pending = a.pending.filter((e) => !ours.has(e))
+      for (const id of messageIds) a.dirtyMessages?.delete(id)
+      if (a.nextSeq === firstSeq + ours.size) a.nextSeq = firstSeq
+    }
+
+    /** Stops a run (it ends `stopped`) and waits until it has ended. */
+    const stopRun = (run: A.Run) =>
+      Effect.gen(function* () {
+        run.stopReason ??= "stopped"
+        if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
+        yield* Deferred.await(run.ended)
+      })
 
     // ---- managing a conversation: update, remove, regenerate, edit ---------------------------
 
@@ -152,13 +171,6 @@ export const make = (options: RuntimeOptions = {}) =>
         return (yield* store.messages(a.id)).filter((m) => m.superseded !== true)
       })
 
-    const locked = <A, E>(conversationId: string, f: (a: A.Actor) => Effect.Effect<A, E>) =>
-      Effect.scoped(Effect.flatMap(registry.lease(conversationId), (a) => a.sendLock.withPermits(1)(f(a))))
-
-    /** Commits the actor's changes, or puts `before` back when the commit fails. */
-    const commitOrRestore = (a: A.Actor, before: Partial<A.Actor>) =>
-      Effect.tapError(log.flush(a), () => Effect.sync(() => Object.assign(a, before)))
-
     const update = (conversationId: string, patch: ConversationPatch) =>
       locked(conversationId, (a) =>
         Effect.gen(function* () {
@@ -170,7 +182,7 @@ export const make = (options: RuntimeOptions = {}) =>
           if (patch.model !== undefined) a.model = patch.model.trim() === "" ? undefined : patch.model.trim()
           a.dirtyConversation = true
           log.mark(a)
-          yield* commitOrRestore(a, before)
+          yield* Effect.tapError(log.flush(a), () => Effect.sync(() => Object.assign(a, before)))
         })
       )
 
@@ -178,15 +190,10 @@ export const make = (options: RuntimeOptions = {}) =>
       locked(conversationId, (a) =>
         Effect.gen(function* () {
           yield* log.flush(a)
-          const existed = a.exists || (yield* store.load(conversationId)) !== undefined
+          const existed = a.exists // loaded from its row, or committed since
           a.queue = undefined
           a.queued = 0
-          const run = a.run
-          if (run !== undefined) {
-            run.stopReason ??= "stopped"
-            if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
-            yield* Deferred.await(run.ended)
-          }
+          if (a.run !== undefined) yield* stopRun(a.run)
           yield* log.flush(a)
           yield* store.remove(conversationId)
           A.reset(a, now())
@@ -223,15 +230,7 @@ export const make = (options: RuntimeOptions = {}) =>
           const superseded = reply === undefined ? [] : [reply]
           if (reply !== undefined) supersede(a, turn.runId, reply.seq, superseded)
           log.mark(a)
-          yield* log.flush(a).pipe(
-            Effect.tapError(() =>
-              Effect.sync(() => {
-                a.pending = a.pending.slice(0, mark)
-                for (const m of superseded) a.dirtyMessages?.delete(m.id)
-                a.nextSeq = firstSeq
-              })
-            )
-          )
+          yield* Effect.tapError(log.flush(a), () => Effect.sync(() => takeBack(a, mark, firstSeq, superseded.map((m) => m.id))))
           const seq = a.nextSeq - 1
           a.queue ??= []
           a.queue.push(turn)
@@ -260,12 +259,7 @@ export const make = (options: RuntimeOptions = {}) =>
       Effect.suspend(() => {
         const run = registry.peek(conversationId)?.run
         if (run === undefined || (runId !== undefined && runId !== run.runId)) return Effect.succeed(false)
-        run.stopReason ??= "stopped"
-        return Effect.gen(function* () {
-          if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
-          yield* Deferred.await(run.ended)
-          return true
-        })
+        return Effect.as(stopRun(run), true)
       })
 
     // ---- subscribe (Stream, bounded outbox, catch-up from the log) ---------------------------

@@ -264,9 +264,12 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
       )
 
     /** Deletes the conversation and everything it holds (rows, runs, log) in one transaction. */
+    const removeStmts = [
+      ...["events", "messages", "runs"].map((table) => prepare(`DELETE FROM ${table} WHERE conversation_id = ?`)),
+      prepare("DELETE FROM conversations WHERE id = ?")
+    ]
     const removeTx = db.transaction((id: string) => {
-      for (const table of ["events", "messages", "runs"]) prepare(`DELETE FROM ${table} WHERE conversation_id = ?`).run(id)
-      prepare("DELETE FROM conversations WHERE id = ?").run(id)
+      for (const stmt of removeStmts) stmt.run(id)
     })
     const remove = (id: string) => Effect.try({ try: () => removeTx.immediate(id), catch: toStoreError })
 
