@@ -11,25 +11,14 @@ import * as Http from "./http.js"
 import * as Requests from "./requests.js"
 import type { State } from "./state.js"
 
-const storeFailure = (e: { readonly message?: string }) => Requests.refused("Internal", `StoreError: ${e.message ?? "store failure"}`, 500)
+const { checkRunCap, mailboxFull, notFound, storeFailure } = Requests
+
 const busy = (conversationId: string) =>
   Requests.refused(
     "Conflict",
     `conversation ${JSON.stringify(conversationId)} has a run going or messages queued; wait for it to end or stop it`,
     409
   )
-const notFound = (conversationId: string) => Requests.refused("NotFound", `conversation ${JSON.stringify(conversationId)} does not exist`, 404)
-
-/** The same cap as a send: another run for this principal must fit. */
-const checkRunCap = (state: State, principal: string, conversationId: string) =>
-  Effect.suspend(() => {
-    if (state.isShuttingDown()) return Effect.fail(Requests.refused("ShuttingDown", "the gateway is shutting down", 503))
-    const cap = state.options.limits.maxRunsPerPrincipal
-    if (!state.runs.has(conversationId) && state.runsOf(principal) >= cap) {
-      return Effect.fail(Requests.refused("TooManyRuns", `at most ${cap} runs at a time per principal; wait for one to finish or stop one`, 429))
-    }
-    return Effect.void
-  })
 
 const summary = (state: State, principal: string, conversationId: string) =>
   Effect.flatMap(Requests.list(state, principal), (all) => {
@@ -90,7 +79,7 @@ export const edit = (state: State, principal: string, conversationId: string, me
           ConversationBusy: () => Effect.fail(busy(conversationId)),
           ConversationNotFound: () => Effect.fail(notFound(conversationId)),
           MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", `message ${JSON.stringify(messageId)}: ${e.reason}`, 404)),
-          MailboxFull: (e) => Effect.fail(Requests.refused("MailboxFull", `conversation mailbox is full (${e.capacity} messages)`, 429, 1000)),
+          MailboxFull: (e) => Effect.fail(mailboxFull(e)),
           StoreError: (e) => Effect.fail(storeFailure(e))
         })
       )

@@ -22,8 +22,25 @@ export const refused = (code: ErrorBody["code"], message: string, status: number
   return new Refused(retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs }, status)
 }
 
-const storeFailure = (e: { readonly _tag: string; readonly message?: string }) =>
+export const storeFailure = (e: { readonly _tag: string; readonly message?: string }) =>
   refused("Internal", `${e._tag}: ${e.message ?? "store failure"}`, 500)
+
+export const notFound = (conversationId: string) =>
+  refused("NotFound", `conversation ${JSON.stringify(conversationId)} does not exist`, 404)
+
+export const mailboxFull = (e: { readonly capacity: number }) =>
+  refused("MailboxFull", `conversation mailbox is full (${e.capacity} messages)`, 429, 1000)
+
+/** Another run must fit this principal's cap (a send, a regenerate, an edit), and not while shutting down. */
+export const checkRunCap = (state: State, principal: string, conversationId: string) =>
+  Effect.suspend(() => {
+    if (state.isShuttingDown()) return Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
+    const cap = state.options.limits.maxRunsPerPrincipal
+    if (!state.runs.has(conversationId) && state.runsOf(principal) >= cap) {
+      return Effect.fail(refused("TooManyRuns", `at most ${cap} runs at a time per principal; wait for one to finish or stop one`, 429))
+    }
+    return Effect.void
+  })
 
 /** Refuses unless the conversation is unowned-and-absent (when `allowMissing`) or owned by `principal`. */
 export const checkOwner = (state: State, principal: string, conversationId: string, allowMissing: boolean) =>
@@ -32,7 +49,7 @@ export const checkOwner = (state: State, principal: string, conversationId: stri
     Effect.flatMap((owner) => {
       if (owner === undefined) {
         if (allowMissing) return Effect.void
-        return Effect.fail(refused("NotFound", `conversation ${JSON.stringify(conversationId)} does not exist`, 404))
+        return Effect.fail(notFound(conversationId))
       }
       if (owner !== principal) {
         return Effect.fail(
@@ -54,12 +71,7 @@ export const send = (
   Effect.gen(function* () {
     if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
     yield* checkOwner(state, principal, conversationId, true)
-    const cap = state.options.limits.maxRunsPerPrincipal
-    if (!state.runs.has(conversationId) && state.runsOf(principal) >= cap) {
-      return yield* Effect.fail(
-        refused("TooManyRuns", `at most ${cap} runs at a time per principal; wait for one to finish or stop one`, 429)
-      )
-    }
+    yield* checkRunCap(state, principal, conversationId)
     const accepted = yield* state.conversations
       .send(conversationId, text, {
         owner: principal,
@@ -69,8 +81,7 @@ export const send = (
       })
       .pipe(
         Effect.catchTags({
-          MailboxFull: (e) =>
-            Effect.fail(refused("MailboxFull", `conversation mailbox is full (${e.capacity} messages)`, 429, 1000)),
+          MailboxFull: (e) => Effect.fail(mailboxFull(e)),
           StoreError: (e) => Effect.fail(storeFailure(e))
         })
       )
