@@ -122,7 +122,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   let draftIds = 0
   let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
 
-  const outbound = (part: string): OutboundText => ({ formatted: Markdown.render(part, caps.dialect), plain: Markdown.toPlain(part) })
+  const outbound = (part: string): OutboundText => Markdown.renderWithPlain(part, caps.dialect)
   /** How far over its limits a rendered message is (≤ 1 fits). Telegram counts the text after entity
    * parsing, the others what we send. */
   const overBy = (o: OutboundText, cap = limit) => {

@@ -125,11 +125,9 @@ const renderers: Record<Exclude<Dialect, "discord">, Renderer> = {
  * (`_a _b_ c_` would read as Telegram's `__` underline, and `*x *y* z*` closes early in mrkdwn). */
 type Open = { readonly b?: true; readonly i?: true; readonly s?: true }
 
-/** One render: the dialect, the source (for the blank lines between blocks) and the link definitions. */
+/** One render: the dialect, and where in the tree it is. */
 interface Ctx {
   readonly r: Renderer
-  readonly src: string
-  readonly defs: ReadonlyMap<string, string>
   /**
    * Inside a quote or a list item: a quote there is its content (no dialect nests quotes, and a
    * quote marker must start a line), and in MarkdownV2 a code block is inline code per line.
@@ -177,18 +175,10 @@ const phrasing = (n: Mdast.PhrasingContent, ctx: Ctx, open: Open): string => {
       return link(n.children, n.url, ctx, open)
     case "image":
       return image(n.alt ?? "", n.url, ctx)
-    case "linkReference": {
-      const url = ctx.defs.get(n.identifier)
-      return url === undefined ? r.text(source(n, ctx)) : link(n.children, url, ctx, open)
-    }
-    case "imageReference": {
-      const url = ctx.defs.get(n.identifier)
-      return url === undefined ? r.text(source(n, ctx)) : image(n.alt ?? "", url, ctx)
-    }
-    case "footnoteReference":
-      return r.text(`[${n.label ?? n.identifier}]`)
-    case "html":
-      return r.text(n.value)
+    default:
+      // References, footnotes, raw HTML: `markdownTree` never makes these (markdown-it resolves
+      // references itself and reads HTML as text).
+      return ""
   }
 }
 
@@ -198,17 +188,11 @@ const image = (alt: string, url: string, ctx: Ctx) => {
   return link(alt === "" ? [] : [text], url, ctx, {})
 }
 
-const source = (n: Mdast.Node, ctx: Ctx): string =>
-  n.position?.start.offset === undefined || n.position.end.offset === undefined
-    ? ""
-    : ctx.src.slice(n.position.start.offset, n.position.end.offset)
-
 /** Blocks, separated as in the source: one newline, or the blank lines it had. */
 const blocks = (nodes: ReadonlyArray<Mdast.RootContent>, ctx: Ctx): string => {
   let out = ""
   let prevEnd: number | undefined
   for (const n of nodes) {
-    if (n.type === "definition") continue
     const rendered = block(n, ctx)
     const start = n.position?.start.line
     // A blank line between the two blocks in the source (positions are source lines).
@@ -251,15 +235,11 @@ const block = (n: Mdast.RootContent, ctx: Ctx): string => {
       // MarkdownV2 has no code block inside a quote: there each line is inline code.
       if (ctx.quoted && r === renderers["telegram-markdownv2"]) return n.value.split("\n").map((l) => (l === "" ? "" : r.code(l))).join("\n")
       return r.fence(n.lang ?? "", n.value)
-    case "html":
-      return r.text(n.value)
     case "table":
       return r.fence("", table(n, ctx))
-    case "footnoteDefinition":
-      return indent(blocks(n.children, { ...ctx, quoted: true }), r.text(`[${n.label ?? n.identifier}] `), "  ")
     default:
-      // Anything else a GFM tree can hold (a stray cell or row): its text.
-      return "children" in n ? r.text(source(n, ctx)) : ""
+      // Definitions, footnotes, raw HTML: `markdownTree` never makes these blocks.
+      return ""
   }
 }
 
@@ -281,13 +261,19 @@ const table = (t: Mdast.Table, ctx: Ctx): string => {
 /** The syntax tree of `markdown` (CommonMark, GFM tables, strikethrough and task items). */
 export const parse = (markdown: string): Mdast.Root => Tree.parse(markdown)
 
+const renderTree = (root: Mdast.Root, markdown: string, dialect: Dialect): string =>
+  dialect === "discord" ? markdown : blocks(root.children, { r: renderers[dialect] })
+
 /** Renders Markdown into `dialect`. Discord gets the text unchanged. */
-export const render = (markdown: string, dialect: Dialect): string => {
-  if (dialect === "discord") return markdown
-  const root = parse(markdown)
-  // (markdown-it resolves reference links itself: `defs` stays empty)
-  return blocks(root.children, { r: renderers[dialect], src: markdown, defs: new Map() })
-}
+export const render = (markdown: string, dialect: Dialect): string =>
+  dialect === "discord" ? markdown : renderTree(parse(markdown), markdown, dialect)
 
 /** Plain text (Signal; Telegram's fallback when its entity parser rejects a message). */
 export const toPlain = (markdown: string): string => render(markdown, "plain")
+
+/** `render(markdown, dialect)` and `toPlain(markdown)` from one parse (what a channel sends). */
+export const renderWithPlain = (markdown: string, dialect: Dialect): { readonly formatted: string; readonly plain: string } => {
+  const root = parse(markdown)
+  const plain = renderTree(root, markdown, "plain")
+  return { formatted: dialect === "plain" ? plain : renderTree(root, markdown, dialect), plain }
+}

@@ -19,58 +19,70 @@ type Parent = { children: Array<Mdast.Node> }
 
 const attr = (t: Token, name: string) => t.attrGet(name) ?? ""
 
-const inline = (tokens: ReadonlyArray<Token>): Array<Mdast.PhrasingContent> => {
-  const root: Parent = { children: [] }
+/** Folding a flat open/close token stream into nested nodes: push a leaf, open a parent, close it. */
+const builder = (root: Parent) => {
   const stack: Array<Parent> = [root]
   const top = () => stack[stack.length - 1]!
-  const push = (n: Mdast.PhrasingContent) => top().children.push(n)
-  const open = (n: Mdast.PhrasingContent & Parent) => {
-    push(n)
-    stack.push(n)
+  const push = (n: Mdast.Node) => top().children.push(n)
+  return {
+    top,
+    push,
+    open: (n: Mdast.Node & Parent) => {
+      push(n)
+      stack.push(n)
+    },
+    close: () => {
+      if (stack.length > 1) stack.pop()
+    }
+  }
+}
+
+const inline = (tokens: ReadonlyArray<Token>): Array<Mdast.PhrasingContent> => {
+  const root: Parent = { children: [] }
+  const { top, push, open, close } = builder(root)
+  /** Text and soft breaks go into one text node, as in mdast. */
+  const text = (value: string) => {
+    const last = top().children.at(-1)
+    if (last?.type === "text") (last as Mdast.Text).value += value
+    else push({ type: "text", value } as Mdast.Text)
   }
   for (const t of tokens) {
     switch (t.type) {
-      case "text": {
-        const last = top().children.at(-1)
-        if (last?.type === "text") (last as Mdast.Text).value += t.content
-        else push({ type: "text", value: t.content })
+      case "text":
+        text(t.content)
         break
-      }
-      case "softbreak": {
-        const last = top().children.at(-1)
-        if (last?.type === "text") (last as Mdast.Text).value += "\n"
-        else push({ type: "text", value: "\n" })
+      case "softbreak":
+        text("\n")
         break
-      }
       case "hardbreak":
-        push({ type: "break" })
+        push({ type: "break" } as Mdast.Break)
         break
       case "code_inline":
-        push({ type: "inlineCode", value: t.content })
+        push({ type: "inlineCode", value: t.content } as Mdast.InlineCode)
         break
       case "strong_open":
-        open({ type: "strong", children: [] })
+        open({ type: "strong", children: [] } as Mdast.Strong & Parent)
         break
       case "em_open":
-        open({ type: "emphasis", children: [] })
+        open({ type: "emphasis", children: [] } as Mdast.Emphasis & Parent)
         break
       case "s_open":
-        open({ type: "delete", children: [] })
+        open({ type: "delete", children: [] } as Mdast.Delete & Parent)
         break
       case "link_open":
-        open({ type: "link", url: attr(t, "href"), children: [] })
+        open({ type: "link", url: attr(t, "href"), children: [] } as Mdast.Link & Parent)
         break
       case "strong_close":
       case "em_close":
       case "s_close":
       case "link_close":
-        if (stack.length > 1) stack.pop()
+        close()
         break
       case "image":
-        push({ type: "image", url: attr(t, "src"), alt: t.content })
+        push({ type: "image", url: attr(t, "src"), alt: t.content } as Mdast.Image)
         break
       default:
-        if (t.content !== "") push({ type: "text", value: t.content })
+        if (t.content !== "") text(t.content)
     }
   }
   return root.children as Array<Mdast.PhrasingContent>
@@ -94,13 +106,7 @@ const task = (item: Mdast.ListItem) => {
 export const parse = (markdown: string): Mdast.Root => {
   const tokens = md.parse(markdown, {})
   const root: Mdast.Root = { type: "root", children: [] }
-  const stack: Array<Parent> = [root as unknown as Parent]
-  const top = () => stack[stack.length - 1]!
-  const push = (n: Mdast.Node) => top().children.push(n)
-  const open = (n: Mdast.Node & Parent) => {
-    push(n)
-    stack.push(n)
-  }
+  const { top, push, open, close } = builder(root as unknown as Parent)
   let table: { node: Mdast.Table; row: Mdast.TableRow | undefined } | undefined
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!
@@ -124,9 +130,6 @@ export const parse = (markdown: string): Mdast.Root => {
       case "fence":
         push({ type: "code", lang: t.info.trim().split(/\s+/)[0] || null, value: t.content.replace(/\n$/, ""), ...where } as Mdast.Code)
         break
-      case "html_block":
-        push({ type: "html", value: t.content.replace(/\n$/, ""), ...where } as Mdast.Html)
-        break
       case "blockquote_open":
         open({ type: "blockquote", children: [], ...where } as Mdast.Blockquote & Parent)
         break
@@ -146,12 +149,12 @@ export const parse = (markdown: string): Mdast.Root => {
         break
       case "list_item_close":
         task(top() as unknown as Mdast.ListItem)
-        stack.pop()
+        close()
         break
       case "blockquote_close":
       case "bullet_list_close":
       case "ordered_list_close":
-        if (stack.length > 1) stack.pop()
+        close()
         break
       case "table_open":
         table = { node: { type: "table", align: [], children: [], ...where }, row: undefined }
