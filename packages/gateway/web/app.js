@@ -97,6 +97,9 @@ const runView = (runId) => {
   return v
 }
 
+/** A badge or an error under a reply: above its tools. */
+const note = (v, node) => v.box.querySelector(".tools").before(node)
+
 const setRunning = (running) => {
   state.running = running
   $("stop").hidden = !running
@@ -170,7 +173,7 @@ const apply = (ev) => {
       v.live.finish(ev.text)
       // The model that actually wrote the reply, when the stream named it.
       if (ev.model) v.box.dataset.model = ev.model
-      if (ev.interrupted) v.box.querySelector(".tools").before(el("span", "badge stopped", "stopped"))
+      if (ev.interrupted) note(v, el("span", "badge stopped", "stopped"))
       break
     }
     case "Rollback": {
@@ -183,17 +186,15 @@ const apply = (ev) => {
       break
     }
     case "Error":
-      runView(ev.runId).box.querySelector(".tools").before(el("div", "error", `${ev.error.tag}: ${ev.error.message}`))
+      note(runView(ev.runId), el("div", "error", `${ev.error.tag}: ${ev.error.message}`))
       break
     case "RunEnded": {
       const v = runView(ev.runId)
       v.ended = true
       v.typing.remove()
       v.reasoning.classList.add("done")
-      if (ev.reason !== "completed" && !v.box.querySelector(".badge")) v.box.querySelector(".tools").before(el("span", "badge stopped", ev.reason))
-      if (v.box.dataset.model && !v.box.querySelector(".badge.model")) {
-        v.box.querySelector(".tools").before(el("span", "badge model", v.box.dataset.model))
-      }
+      if (ev.reason !== "completed" && !v.box.querySelector(".badge")) note(v, el("span", "badge stopped", ev.reason))
+      if (v.box.dataset.model && !v.box.querySelector(".badge.model")) note(v, el("span", "badge model", v.box.dataset.model))
       setRunning(false)
       refreshList()
       break
@@ -208,6 +209,12 @@ const apply = (ev) => {
 const setStatus = (text, cls) => {
   $("status").textContent = text
   $("conn").className = cls
+}
+
+/** Requests waiting for an answer get "Disconnected" (the socket is gone). */
+const failPending = (message) => {
+  for (const resolve of state.pending.values()) resolve({ ok: false, error: { code: "Disconnected", message } })
+  state.pending.clear()
 }
 
 const request = (frame) =>
@@ -269,15 +276,13 @@ const connect = () => {
   ws.onclose = (e) => {
     if (state.ws !== ws) return // replaced (sign-out)
     state.ready = false
-    for (const resolve of state.pending.values()) resolve({ ok: false, error: { code: "Disconnected", message: "connection lost" } })
-    state.pending.clear()
+    failPending("connection lost")
     // Nothing is known to be running while we cannot hear the gateway.
     setRunning(false)
     for (const dot of document.querySelectorAll("nav a .run")) dot.remove()
     if (e.code === 4001) {
       setStatus("token required", "offline")
       const rejected = state.token !== undefined
-      $("auth-why").textContent = "This gateway needs a token."
       $("auth-error").textContent = rejected ? "That token was not accepted. Check it and try again." : ""
       $("auth-error").hidden = !rejected
       if (rejected && localStorage.getItem("sluice.token") === state.token) localStorage.removeItem("sluice.token")
@@ -360,10 +365,6 @@ $("scrim").onclick = () => drawer(false)
 $("conversations").addEventListener("click", (e) => {
   if (e.target.closest("a")) drawer(false)
 })
-document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape") drawer(false)
-})
-
 $("new").onclick = () => {
   drawer(false)
   history.pushState(null, "", location.pathname + location.search)
@@ -443,6 +444,7 @@ $("input").addEventListener("keydown", (e) => {
 // Shortcuts (also in the composer's tooltip): Esc stops the reply, Ctrl/⌘+Shift+O starts a new
 // conversation, "/" goes back to the composer.
 document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") drawer(false)
   if (document.querySelector("dialog[open]")) return
   if (e.key === "Escape" && state.running && !e.target.closest?.(".editing")) {
     $("stop").click()
@@ -461,8 +463,7 @@ $("signout").onclick = () => {
   const ws = state.ws
   state.ws = undefined
   ws?.close(1000)
-  for (const resolve of state.pending.values()) resolve({ ok: false, error: { code: "Disconnected", message: "signed out" } })
-  state.pending.clear()
+  failPending("signed out")
   state.list = []
   $("conversations").replaceChildren()
   history.pushState(null, "", location.pathname)
