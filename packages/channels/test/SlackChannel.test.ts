@@ -35,7 +35,9 @@ describe("SlackChannel end to end (inbound → Conversations → scripted model 
       // the first message was a live preview first: several versions before the final text
       const preview = slack.posted[0]!.versions
       expect(preview.length).toBeGreaterThan(2)
-      expect(preview.slice(0, -1).every((v) => v !== expected[0])).toBe(true)
+      // (a preview taken just as the reply reached the end of part 1 may equal it: that is fine)
+      expect(preview[0]).not.toBe(expected[0])
+      expect(new Set(preview.slice(0, -1)).size).toBeGreaterThan(1)
       expect(slack.posted.slice(1).every((m) => m.versions.length === 1)).toBe(true)
       expect(slack.calls.filter((c) => c === "chat.update").length).toBe(preview.length - 1)
     })
