@@ -129,6 +129,15 @@ export class ChannelError extends Schema.TaggedError<ChannelError>()("ChannelErr
   description: Schema.String
 }) {}
 
+/** One concise line for a log: `telegram sendMessage unreachable: …` or `slack chat.postMessage HTTP 400: …`
+ * (the description is already scrubbed of the account's secrets). */
+export const describeError = (e: unknown): string => {
+  if (e instanceof ChannelError) return `${e.channel} ${e.method} ${e.status === 0 ? "unreachable" : `HTTP ${e.status}`}: ${e.description}`
+  if (e instanceof RateLimited) return `${e.channel} rate limited (retry after ${e.retryAfterMs} ms)`
+  if (e instanceof Error) return `${e.name}: ${e.message}`
+  return String(e)
+}
+
 /** A 429: wait `retryAfterMs` and try again (the RateLimiter does). */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   channel: Schema.String,

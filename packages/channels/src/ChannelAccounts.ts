@@ -40,15 +40,15 @@ const accountsOf = (channel: string, section: Fields | undefined): Array<{ id: s
 
 const secretOf =
   (env: Record<string, string | undefined>, path: string, fields: Fields) =>
-  (key: string): Effect.Effect<string | undefined, MissingSecret> => {
+  (key: string): Effect.Effect<Redacted.Redacted<string> | undefined, MissingSecret> => {
     const v = fields[key]
     if (typeof v !== "string") return Effect.succeed(undefined)
-    if (!v.startsWith("$")) return Effect.succeed(v)
+    if (!v.startsWith("$")) return Effect.succeed(Redacted.make(v))
     const name = v.slice(1)
     const value = env[name]
     return value === undefined || value === ""
       ? Effect.fail(new MissingSecret({ message: `${path}.${key}: environment variable ${name} is not set`, path: `${path}.${key}`, variable: name }))
-      : Effect.succeed(value)
+      : Effect.succeed(Redacted.make(value))
   }
 
 const str = (fields: Fields, key: string): string | undefined => (typeof fields[key] === "string" ? (fields[key] as string) : undefined)
@@ -69,7 +69,7 @@ export const fromConfig = (
         const baseUrl = str(fields, "baseUrl")
         // The default account only exists when the channel level itself says how to connect, and an
         // account that inherits exactly the default's credentials is the same bot: start it once.
-        const identity = `${channel}:${token ?? ""}:${baseUrl ?? ""}:${str(fields, "phoneNumberId") ?? ""}:${str(fields, "account") ?? ""}`
+        const identity = `${channel}:${token === undefined ? "" : Redacted.value(token)}:${baseUrl ?? ""}:${str(fields, "phoneNumberId") ?? ""}:${str(fields, "account") ?? ""}`
         const hasCredentials = channel === "signal" ? baseUrl !== undefined : token !== undefined
         if (!hasCredentials || seen.has(identity)) continue
         seen.add(identity)
@@ -82,7 +82,7 @@ export const fromConfig = (
             adapters.push(
               yield* TelegramChannel.make({
                 ...common,
-                token: Redacted.make(token!),
+                token: token!,
                 ...(receive !== undefined ? { receive } : {}),
                 ...(webhookSecret !== undefined ? { webhookSecret } : {}),
                 ...(parseMode !== undefined ? { parseMode } : {})
@@ -95,7 +95,7 @@ export const fromConfig = (
             adapters.push(
               yield* DiscordChannel.make({
                 ...common,
-                token: Redacted.make(token!),
+                token: token!,
                 ...(gatewayUrl !== undefined ? { gatewayUrl } : {}),
                 ...(typeof fields.receive === "boolean" ? { receive: fields.receive } : {})
               })
@@ -104,7 +104,7 @@ export const fromConfig = (
           }
           case "slack": {
             const signingSecret = yield* secret("signingSecret")
-            adapters.push(yield* SlackChannel.make({ ...common, token: Redacted.make(token!), ...(signingSecret !== undefined ? { signingSecret } : {}) }))
+            adapters.push(yield* SlackChannel.make({ ...common, token: token!, ...(signingSecret !== undefined ? { signingSecret } : {}) }))
             break
           }
           case "whatsapp": {
@@ -116,7 +116,7 @@ export const fromConfig = (
             adapters.push(
               yield* WhatsAppChannel.make({
                 ...common,
-                token: Redacted.make(token!),
+                token: token!,
                 phoneNumberId,
                 ...(appSecret !== undefined ? { appSecret } : {}),
                 ...(verifyToken !== undefined ? { verifyToken } : {}),

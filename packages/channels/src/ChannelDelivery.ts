@@ -33,7 +33,7 @@
  */
 import { ReplyEvent, type StreamingSettings } from "@sluice/core"
 import { Clock, Effect, Stream } from "effect"
-import type { Adapter, ChatTarget, OutboundText } from "./Channel.js"
+import { type Adapter, type ChatTarget, describeError, type OutboundText } from "./Channel.js"
 import * as Fences from "./internal/fences.js"
 import * as Graphemes from "./internal/graphemes.js"
 import * as Markdown from "./Markdown.js"
@@ -174,7 +174,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       parts,
       (part) =>
         adapter.send(target, part).pipe(
-          Effect.catchAll((e) => Effect.logWarning(`channel send failed (${adapter.channel}), continuing`, e))
+          Effect.catchAll((e) => Effect.logWarning(`channel send failed (${describeError(e)}), continuing`))
         ),
       { discard: true }
     )
@@ -185,13 +185,13 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     d.messageId === undefined
       ? adapter.send(target, text).pipe(
           Effect.match({
-            onFailure: (e) => Effect.logDebug("preview send failed", e),
+            onFailure: (e) => Effect.logDebug(`preview send failed (${describeError(e)})`),
             onSuccess: (sent) => {
               d.messageId = sent.messageId
             }
           })
         )
-      : adapter.edit!(target, d.messageId, text).pipe(Effect.catchAll((e) => Effect.logDebug("preview edit failed", e)))
+      : adapter.edit!(target, d.messageId, text).pipe(Effect.catchAll((e) => Effect.logDebug(`preview edit failed (${describeError(e)})`)))
 
   /** The final reply in edit mode: its first part replaces the preview, the rest are new messages. */
   const finishPreview = (d: Draft | undefined, text: string) => {
@@ -200,7 +200,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     return adapter.edit!(target, d.messageId, parts[0]!).pipe(
       Effect.matchEffect({
         // The preview keeps its partial text; the reply still arrives whole, as new messages.
-        onFailure: (e) => Effect.zipRight(Effect.logWarning("final edit of the preview failed; sending the reply", e), sendParts(parts)),
+        onFailure: (e) => Effect.zipRight(Effect.logWarning(`final edit of the preview failed (${describeError(e)}); sending the reply`), sendParts(parts)),
         onSuccess: () => sendParts(parts.slice(1))
       })
     )
@@ -235,7 +235,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       d.shown = fitted.text
       d.lastAt = now
       if (editMode) return yield* showEdit(d, fitted.out)
-      yield* adapter.sendDraft!(target, d.id, fitted.out).pipe(Effect.catchAll((e) => Effect.logDebug("draft update failed", e)))
+      yield* adapter.sendDraft!(target, d.id, fitted.out).pipe(Effect.catchAll((e) => Effect.logDebug(`draft update failed (${describeError(e)})`)))
     })
 
   const ensureDraft = () => {
@@ -300,6 +300,6 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
 
   return events.pipe(
     Stream.runForEach(onEvent),
-    Effect.catchAll((e) => Effect.logWarning("reply subscription ended with an error", e))
+    Effect.catchAll((e) => Effect.logWarning(`reply subscription ended with an error (${describeError(e)})`))
   )
 }

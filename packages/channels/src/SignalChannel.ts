@@ -11,8 +11,9 @@
  * @since 0.1.0
  */
 import { HttpClient } from "@effect/platform"
-import { Effect, Option, Schedule, Stream } from "effect"
-import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
+import { Effect, Option, Random, Schedule, Stream } from "effect"
+import { type Adapter, capabilities, ChannelError, describeError, type InboundMessage, RateLimited } from "./Channel.js"
+import { delayMs } from "./internal/backoff.js"
 import { field, postJson } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 
@@ -23,8 +24,10 @@ export interface Options {
   /** The Signal account (phone number) when the daemon serves several. */
   readonly account?: string | undefined
   readonly minIntervalMs?: number | undefined
-  /** Delay before reconnecting the event stream (default 1000 ms). */
+  /** Delay before reconnecting the event stream (default 1000 ms); after failures it doubles per
+   * failure (jittered) up to `maxReconnectMs` (default 60 s). */
   readonly reconnectMs?: number | undefined
+  readonly maxReconnectMs?: number | undefined
 }
 
 const CHANNEL = "signal"
@@ -84,6 +87,9 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
         Effect.provide(http)
       )
 
+    const reconnectMs = options.reconnectMs ?? 1000
+    const backoff = { initialMs: reconnectMs, maxMs: options.maxReconnectMs ?? 60_000 }
+    let failures = 0
     const inbound: Adapter["inbound"] = Effect.flatMap(HttpClient.HttpClient, (client) =>
       client.get(`${base}/api/v1/events${options.account ? `?account=${encodeURIComponent(options.account)}` : ""}`)
     ).pipe(
@@ -99,8 +105,21 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
           return Option.none()
         }
       }),
-      Stream.catchAll((e) => Stream.fromEffect(Effect.logWarning("signal event stream failed, reconnecting", e)).pipe(Stream.drain)),
-      Stream.repeat(Schedule.spaced(options.reconnectMs ?? 1000)),
+      Stream.tap(() => Effect.sync(() => (failures = 0))),
+      // A failing daemon is retried with exponential, jittered backoff (one line per failure); a
+      // stream that ends cleanly reconnects after `reconnectMs`.
+      Stream.catchAll((e) =>
+        Stream.fromEffect(
+          Effect.flatMap(Random.next, (jitter) => {
+            const ms = delayMs(failures++, jitter, backoff)
+            return Effect.zipRight(
+              Effect.logWarning(`signal:${options.accountId} event stream failed (${describeError(e)}); reconnecting in ${(ms / 1000).toFixed(1)} s`),
+              Effect.sleep(ms)
+            )
+          })
+        ).pipe(Stream.drain)
+      ),
+      Stream.repeat(Schedule.spaced(reconnectMs)),
       Stream.provideContext(http)
     )
 

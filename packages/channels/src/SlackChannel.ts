@@ -10,7 +10,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson, redacted } from "./internal/http.js"
+import { field, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
@@ -18,7 +18,8 @@ export interface Options {
   readonly accountId: string
   /** Bot token `xoxb-…`; kept Redacted until the Authorization header is built. */
   readonly token: string | Redacted.Redacted<string>
-  readonly signingSecret?: string | undefined
+  /** Signing secret of the Slack app; Redacted from the config, revealed only as the HMAC key. */
+  readonly signingSecret?: Secret | undefined
   /** Default https://slack.com */
   readonly baseUrl?: string | undefined
   readonly minIntervalMs?: number | undefined
@@ -32,7 +33,7 @@ export type Verification = { readonly ok: true } | { readonly ok: false; readonl
 
 /** Slack request signing: v0 HMAC-SHA256 over `v0:{ts}:{body}`, timestamp within the window. */
 export const verifySignature = (
-  signingSecret: string,
+  signingSecret: Secret,
   headers: Readonly<Record<string, string | undefined>>,
   body: string,
   nowMs: number,
@@ -42,7 +43,7 @@ export const verifySignature = (
   const sig = headers["x-slack-signature"]
   if (ts === undefined || sig === undefined || !/^\d+$/.test(ts)) return { ok: false, status: 401, reason: "missing signature" }
   if (Math.abs(nowMs / 1000 - Number(ts)) > windowSeconds) return { ok: false, status: 401, reason: "stale timestamp" }
-  const expected = "v0=" + Webhook.hmacSha256Hex(signingSecret, `v0:${ts}:${body}`)
+  const expected = "v0=" + Webhook.hmacSha256Hex(reveal(signingSecret), `v0:${ts}:${body}`)
   return Webhook.safeEqual(sig, expected) ? { ok: true } : { ok: false, status: 401, reason: "bad signature" }
 }
 
@@ -68,7 +69,7 @@ export const parseEvent = (accountId: string, payload: unknown): Option.Option<I
 
 export const handleWebhook = (
   accountId: string,
-  signingSecret: string | undefined,
+  signingSecret: Secret | undefined,
   req: Webhook.WebhookRequest,
   seen: Set<string> = new Set(),
   windowSeconds = 300

@@ -14,7 +14,7 @@ import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Random, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, type OutboundText, RateLimited } from "./Channel.js"
 import { delayMs } from "./internal/backoff.js"
-import { field, type JsonResponse, postJson, redacted } from "./internal/http.js"
+import { field, type JsonResponse, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
@@ -28,7 +28,7 @@ export interface Options {
   readonly receive?: "polling" | "webhook" | undefined
   readonly pollTimeoutSeconds?: number | undefined
   /** `secret_token` given to setWebhook; required for the webhook. */
-  readonly webhookSecret?: string | undefined
+  readonly webhookSecret?: Secret | undefined
   /** Per-chat spacing (default 1000 ms). */
   readonly minIntervalMs?: number | undefined
   /** Backoff of a failing getUpdates: first delay and ceiling (default 1 s, 60 s). */
@@ -72,10 +72,10 @@ export const parseUpdate = (accountId: string, update: unknown): Option.Option<I
 }
 
 /** Webhook: secret header first (401), then a JSON Update (400). */
-export const handleWebhook = (accountId: string, secret: string | undefined, req: Webhook.WebhookRequest): Webhook.WebhookResult => {
+export const handleWebhook = (accountId: string, secret: Secret | undefined, req: Webhook.WebhookRequest): Webhook.WebhookResult => {
   if (req.method !== "POST") return Webhook.reject(405, "method not allowed")
   const given = req.headers["x-telegram-bot-api-secret-token"]
-  if (secret === undefined || given === undefined || !Webhook.safeEqual(given, secret)) return Webhook.reject(401, "bad secret token")
+  if (secret === undefined || given === undefined || !Webhook.safeEqual(given, reveal(secret))) return Webhook.reject(401, "bad secret token")
   const update = Webhook.parseJson(req.body)
   if (update === undefined || typeof field(update, "update_id") !== "number") return Webhook.reject(400, "malformed update")
   return Webhook.ok(Option.toArray(parseUpdate(accountId, update)))

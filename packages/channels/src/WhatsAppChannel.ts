@@ -10,7 +10,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson, redacted } from "./internal/http.js"
+import { field, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
@@ -19,8 +19,9 @@ export interface Options {
   readonly phoneNumberId: string
   /** Access token; kept Redacted until the Authorization header is built. */
   readonly token: string | Redacted.Redacted<string>
-  readonly appSecret?: string | undefined
-  readonly verifyToken?: string | undefined
+  /** App secret (the webhook's HMAC key) and the verify token; Redacted from the config. */
+  readonly appSecret?: Secret | undefined
+  readonly verifyToken?: Secret | undefined
   /** Default https://graph.facebook.com */
   readonly baseUrl?: string | undefined
   /** Graph API version (default v21.0). */
@@ -34,8 +35,8 @@ const CHANNEL = "whatsapp"
 const RATE_CODES = new Set([4, 80007, 130429, 131056])
 
 /** `X-Hub-Signature-256` check. */
-export const verifySignature = (appSecret: string, header: string | undefined, body: string): boolean =>
-  header !== undefined && Webhook.safeEqual(header, "sha256=" + Webhook.hmacSha256Hex(appSecret, body))
+export const verifySignature = (appSecret: Secret, header: string | undefined, body: string): boolean =>
+  header !== undefined && Webhook.safeEqual(header, "sha256=" + Webhook.hmacSha256Hex(reveal(appSecret), body))
 
 /** A webhook payload → text messages sent to this phone number. Undefined when it is not a WhatsApp payload. */
 export const parsePayload = (accountId: string, phoneNumberId: string, payload: unknown): ReadonlyArray<InboundMessage> | undefined => {
@@ -69,7 +70,7 @@ export const handleWebhook = (
     const mode = req.query.get("hub.mode")
     const token = req.query.get("hub.verify_token")
     const challenge = req.query.get("hub.challenge")
-    if (mode === "subscribe" && options.verifyToken !== undefined && token !== null && Webhook.safeEqual(token, options.verifyToken) && challenge !== null) {
+    if (mode === "subscribe" && options.verifyToken !== undefined && token !== null && Webhook.safeEqual(token, reveal(options.verifyToken)) && challenge !== null) {
       return { status: 200, body: challenge, messages: [] }
     }
     return Webhook.reject(403, "verification failed")

@@ -57,6 +57,12 @@ export const postJson = (
   request(channel, method, HttpClientRequest.post(url).pipe(HttpClientRequest.setHeaders(headers), HttpClientRequest.bodyUnsafeJson(body)), secrets)
 
 /** A secret given as a plain string (tests, embedding) or already Redacted (config). */
+export type Secret = string | Redacted.Redacted<string>
+
+/** The secret's value, for the one place that needs it (a header, a URL, an HMAC key, a comparison). */
+export const reveal = (secret: Secret): string => (typeof secret === "string" ? secret : Redacted.value(secret))
+
+/** A secret given as a plain string (tests, embedding) or already Redacted (config). */
 export const redacted = (secret: string | Redacted.Redacted<string>): Redacted.Redacted<string> =>
   typeof secret === "string" ? Redacted.make(secret) : secret
 
