@@ -82,7 +82,11 @@ describe("secrets never reach a log line or an answer", () => {
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d))
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d))
     let gone = false
-    const exited = new Promise<void>((resolve) => child.on("close", () => ((gone = true), resolve())))
+    const exited = new Promise<void>((resolve) => child.on("close", () => {
+        gone = true
+        resolve()
+      })
+    )
     const answers: Array<string> = []
     try {
       await until(() => /web chat: http:\/\/[^\s/]+/.test(out), 90_000, () => out, () => gone)
@@ -91,7 +95,9 @@ describe("secrets never reach a log line or an answer", () => {
         const res = await fetch(`${base}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
         const text = await res.text()
         const shown: Array<string> = []
-        res.headers.forEach((v, k) => shown.push(`${k}: ${v}`))
+        res.headers.forEach((v, k) => {
+          shown.push(`${k}: ${v}`)
+        })
         answers.push(`${res.status} ${shown.join("; ")} ${text}`)
         return res.status
       }
