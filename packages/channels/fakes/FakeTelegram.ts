@@ -2,7 +2,10 @@
  * A loopback fake of the Telegram Bot API: same endpoints (`/bot<token>/<method>`), payload shapes
  * and error bodies. sendMessage validates `parse_mode` entities like the real API (400 "Bad Request:
  * can't parse entities: …"), text length (4096 after parsing), per-chat flood control (429 with
- * `parameters.retry_after`); sendMessageDraft only in private chats; getUpdates long-polls.
+ * `parameters.retry_after`); sendMessageDraft only in private chats (`can_stop` / `keep_on_stop`
+ * recorded, empty text is the "Thinking…" placeholder); editMessageText ("message is not modified"
+ * when nothing changes); getUpdates long-polls and honours `allowed_updates`; `pressStop` is the
+ * user pressing a draft's stop button (a `stopped_message_generation` update).
  */
 import { listen, type Running } from "./fakeHttp.js"
 import { parseHtml, parseMarkdownV2 } from "./telegramEntities.js"
@@ -21,8 +24,18 @@ export interface DraftCall {
   readonly draftId: number
   readonly text: string
   readonly parseMode?: string | undefined
-  /** What the user sees (entities parsed). */
+  /** What the user sees (entities parsed; "" shows Telegram's "Thinking…" placeholder). */
   readonly visible: string
+  /** The stop button is shown (`can_stop`), and the draft stays when pressed (`keep_on_stop`). */
+  readonly canStop: boolean
+  readonly keepOnStop: boolean
+}
+export interface EditCall {
+  readonly chatId: number | string
+  readonly messageId: number
+  readonly text: string
+  readonly visible: string
+  readonly at: number
 }
 
 const err = (code: number, description: string, parameters?: Record<string, unknown>) => ({
@@ -33,9 +46,12 @@ const err = (code: number, description: string, parameters?: Record<string, unkn
 export class FakeTelegram {
   readonly sent: Array<SentMessage> = []
   readonly drafts: Array<DraftCall> = []
+  readonly edits: Array<EditCall> = []
   /** Every call in order (method names), 429s included. */
   readonly calls: Array<string> = []
-  private updates: Array<{ update_id: number; message: unknown }> = []
+  private updates: Array<{ update_id: number; message?: unknown; stopped_message_generation?: unknown }> = []
+  /** `allowed_updates` of the last getUpdates (the API remembers it; undefined = all but a few). */
+  private allowed: ReadonlyArray<string> | undefined
   private nextUpdateId = 1
   private nextMessageId = 100
   private waiters: Array<() => void> = []
@@ -69,6 +85,8 @@ export class FakeTelegram {
           return this.sendMessage(p)
         case "sendMessageDraft":
           return this.sendMessageDraft(p)
+        case "editMessageText":
+          return this.editMessageText(p)
         case "getUpdates":
           return this.getUpdates(p)
         default:
@@ -93,6 +111,26 @@ export class FakeTelegram {
     this.updates.push(this.update(m))
     for (const w of this.waiters.splice(0)) w()
   }
+
+  /** The user presses the stop button of draft `draftId` in a private chat: a
+   * `stopped_message_generation` update, delivered only to a bot that asked for it in `allowed_updates`
+   * (and only when the draft was shown with `can_stop`). Returns whether it was delivered. */
+  pressStop(chatId: number, draftId: number): boolean {
+    const shown = this.drafts.some((d) => d.chatId === chatId && d.draftId === draftId && d.canStop)
+    if (!shown || !(this.allowed ?? []).includes("stopped_message_generation")) return false
+    this.updates.push({
+      update_id: this.nextUpdateId++,
+      stopped_message_generation: { chat: { id: chatId, type: "private", first_name: "User" }, draft_id: draftId }
+    })
+    for (const w of this.waiters.splice(0)) w()
+    return true
+  }
+
+  /** Each message of `chatId` as the user sees it now (edits applied), in order. */
+  messagesIn(chatId: number | string): ReadonlyArray<string> {
+    return this.sent.filter((m) => m.chatId === chatId).map((m) => this.current.get(m.messageId) ?? m.visible)
+  }
+  private current = new Map<number, string>()
 
   update(m: { chatId: number; text: string; fromId?: number; type?: string; threadId?: number }) {
     return {
@@ -155,11 +193,37 @@ export class FakeTelegram {
     const parsed = mode === "HTML" ? parseHtml(text) : mode === "MarkdownV2" ? parseMarkdownV2(text) : { ok: true as const, text }
     if (!parsed.ok) return err(400, parsed.description)
     if (parsed.text.length > 4096) return err(400, "Bad Request: text is too long")
-    this.drafts.push({ chatId, draftId: p.draft_id, text, parseMode: mode, visible: parsed.text })
+    this.drafts.push({
+      chatId,
+      draftId: p.draft_id,
+      text,
+      parseMode: mode,
+      visible: parsed.text,
+      canStop: p.can_stop === true,
+      keepOnStop: p.keep_on_stop === true
+    })
     return { status: 200, body: { ok: true, result: true } }
   }
 
+  private editMessageText(p: Record<string, unknown>) {
+    const target = this.sent.find((m) => m.messageId === p.message_id && m.chatId === p.chat_id)
+    if (target === undefined) return err(400, "Bad Request: message to edit not found")
+    const text = typeof p.text === "string" ? p.text : ""
+    if (text === "") return err(400, "Bad Request: message text is empty")
+    const mode = typeof p.parse_mode === "string" ? p.parse_mode : undefined
+    const parsed = mode === "HTML" ? parseHtml(text) : mode === "MarkdownV2" ? parseMarkdownV2(text) : { ok: true as const, text }
+    if (!parsed.ok) return err(400, parsed.description)
+    if (parsed.text.length > 4096) return err(400, "Bad Request: MESSAGE_TOO_LONG")
+    if ((this.current.get(target.messageId) ?? target.visible) === parsed.text) {
+      return err(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+    }
+    this.current.set(target.messageId, parsed.text)
+    this.edits.push({ chatId: target.chatId, messageId: target.messageId, text, visible: parsed.text, at: Date.now() })
+    return { status: 200, body: { ok: true, result: { message_id: target.messageId, chat: { id: target.chatId }, text: parsed.text } } }
+  }
+
   private async getUpdates(p: Record<string, unknown>) {
+    if (Array.isArray(p.allowed_updates)) this.allowed = p.allowed_updates as Array<string>
     const offset = Number(p.offset ?? 0)
     this.updates = this.updates.filter((u) => u.update_id >= offset)
     if (this.updates.length === 0) {

@@ -29,6 +29,8 @@ export interface Capabilities {
   readonly edits: boolean
   /** Minimum spacing of sends to one chat (Telegram ~1/s per chat, Slack ~1/s per channel). */
   readonly minIntervalMs: number
+  /** Minimum spacing of preview edits (default 1 s; Telegram groups allow ~20 messages a minute: 3 s). */
+  readonly editIntervalMs?: number | undefined
   /** Block streaming unless configured: on for Telegram, off elsewhere (`channels.<id>.blockStreaming`). */
   readonly blockStreamingDefault: boolean
 }
@@ -42,6 +44,7 @@ export const capabilities: Readonly<Record<ChannelId, Capabilities>> = {
     draftStreaming: true,
     edits: true,
     minIntervalMs: 1000,
+    editIntervalMs: 3000,
     blockStreamingDefault: true
   },
   discord: {
@@ -102,6 +105,8 @@ export interface InboundMessage extends ChatTarget {
   readonly messageId: string
   readonly senderId: string
   readonly text: string
+  /** Not a message: the user pressed the stop button of this draft (Telegram `stopped_message_generation`). */
+  readonly stopDraft?: number | undefined
 }
 
 /** `telegram:<account>:<chatId>[:<threadId>]` — each chat (and topic/thread) is its own conversation. */

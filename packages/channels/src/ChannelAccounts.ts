@@ -85,7 +85,9 @@ export const fromConfig = (
                 token: token!,
                 ...(receive !== undefined ? { receive } : {}),
                 ...(webhookSecret !== undefined ? { webhookSecret } : {}),
-                ...(parseMode !== undefined ? { parseMode } : {})
+                ...(parseMode !== undefined ? { parseMode } : {}),
+                ...(typeof fields.stopButton === "boolean" ? { stopButton: fields.stopButton } : {}),
+                ...(typeof fields.groupPreviews === "boolean" ? { groupPreviews: fields.groupPreviews } : {})
               })
             )
             break

@@ -50,18 +50,30 @@ export interface Options {
   /** `/reasoning stream` for this chat (read per event). */
   readonly reasoningStream?: (() => boolean) | undefined
   /** Minimum spacing of preview updates (default: the channel's per-chat interval, at least 300 ms for
-   * Telegram drafts and 1 s for edit previews). */
+   * Telegram drafts and the channel's `editIntervalMs` (else 1 s) for edit previews). */
   readonly draftIntervalMs?: number | undefined
+  /** A draft shown this long ago with nothing new is shown again, so it does not expire while the
+   * model is slow (Telegram drops a draft ~30 s after its last update). Default 20 s. */
+  readonly draftRefreshMs?: number | undefined
+  /** Draft ids, unique for the hub (default: 1, 2, … per delivery). Telegram needs them non-zero. */
+  readonly nextDraftId?: (() => number) | undefined
+  /** Told the id of the draft being shown (undefined once the reply is final), so a stop pressed on
+   * that draft can be matched to this reply. */
+  readonly onDraft?: ((draftId: number | undefined) => void) | undefined
 }
 
 type Event = ReplyEvent.ReplyEvent
+const TICK = Symbol("tick")
 
 interface Draft {
   readonly id: number
   answer: string
   reasoning: string
   shown: string
+  /** When the shown text last changed (preview throttle). */
   lastAt: number
+  /** When the draft was last sent at all, placeholder and refreshes included (expiry). */
+  sentAt: number
   /** Edit mode: the preview message, once posted. */
   messageId?: string | undefined
 }
@@ -118,8 +130,10 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     !draftMode && adapter.edit !== undefined && caps.edits && (settings.streamMode === "partial" || settings.streamMode === "block")
   const preview = draftMode || editMode
   // Edits share the chat's rate limit with sends (Discord: ~5 per 5 s per channel): at most one a second.
-  const draftInterval = options.draftIntervalMs ?? Math.max(editMode ? 1000 : 300, caps.minIntervalMs)
+  const draftInterval = options.draftIntervalMs ?? Math.max(editMode ? (caps.editIntervalMs ?? 1000) : 300, caps.minIntervalMs)
+  const refreshMs = options.draftRefreshMs ?? 20_000
   let draftIds = 0
+  const nextDraftId = options.nextDraftId ?? (() => ++draftIds)
   let run: RunState = { blocks: [], draft: undefined, noticeSent: false }
 
   const outbound = (part: string): OutboundText => Markdown.renderWithPlain(part, caps.dialect)
@@ -234,20 +248,47 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       if (fitted.text === d.shown || fitted.text.trim() === "") return
       d.shown = fitted.text
       d.lastAt = now
+      d.sentAt = now
       if (editMode) return yield* showEdit(d, fitted.out)
       yield* adapter.sendDraft!(target, d.id, fitted.out).pipe(Effect.catchAll((e) => Effect.logDebug(`draft update failed (${describeError(e)})`)))
     })
 
   const ensureDraft = () => {
-    if (run.draft === undefined) run.draft = { id: ++draftIds, answer: "", reasoning: "", shown: "", lastAt: -Infinity }
+    if (run.draft === undefined) {
+      run.draft = { id: nextDraftId(), answer: "", reasoning: "", shown: "", lastAt: -Infinity, sentAt: -Infinity }
+      if (draftMode) options.onDraft?.(run.draft.id)
+    }
     return run.draft
   }
+  const endDraft = () => {
+    if (run.draft !== undefined && draftMode) options.onDraft?.(undefined)
+    run.draft = undefined
+  }
+
+  /**
+   * Telegram drafts: at the run's start an empty draft shows Telegram's "Thinking…" placeholder with
+   * the stop button; later, a draft with nothing new for `refreshMs` is shown again (same id, same
+   * text) so it does not expire while the model is slow.
+   */
+  const refreshDraft = (placeholder: boolean) =>
+    Effect.gen(function* () {
+      const d = run.draft
+      if (!draftMode || d === undefined) return
+      const now = yield* Clock.currentTimeMillis
+      if (!placeholder && now - d.sentAt < refreshMs) return
+      d.sentAt = now
+      const text = d.shown === "" ? { formatted: "", plain: "" } : fitPreview(d.shown, 4096).out
+      yield* adapter.sendDraft!(target, d.id, text).pipe(Effect.catchAll((e) => Effect.logDebug(`draft refresh failed (${describeError(e)})`)))
+    })
 
   const onEvent = (ev: Event): Effect.Effect<void> => {
     switch (ev._tag) {
       case "RunStarted":
+        endDraft()
         run = { blocks: [], draft: undefined, noticeSent: false }
-        return Effect.void
+        if (!draftMode) return Effect.void
+        ensureDraft()
+        return refreshDraft(true)
       case "Block":
         if (preview || !settings.blockStreaming || ev.text.trim() === "") return Effect.void
         run.blocks.push({ seq: ev.seq, text: ev.text })
@@ -281,6 +322,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
           run.draft = undefined
           return ev.text.trim() === "" ? Effect.void : finishPreview(d, ev.text)
         }
+        endDraft()
         const blocks = run.blocks.map((b) => b.text)
         run.blocks = []
         if (blocks.length === 0) return ev.text.trim() === "" ? Effect.void : sendText(ev.text)
@@ -291,6 +333,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       case "Error":
         return sendText(errorNotice(ev.error.message))
       case "RunEnded":
+        endDraft()
         run = { blocks: [], draft: undefined, noticeSent: false }
         return Effect.void
       default:
@@ -298,8 +341,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     }
   }
 
-  return events.pipe(
-    Stream.runForEach(onEvent),
-    Effect.catchAll((e) => Effect.logWarning(`reply subscription ended with an error (${describeError(e)})`))
+  // Drafts also need a clock: a tick every few seconds refreshes a draft nothing new has reached.
+  const ticks = draftMode ? Stream.tick(Math.max(1000, Math.floor(refreshMs / 4))).pipe(Stream.as(TICK)) : Stream.empty
+  return Stream.merge(events, ticks, { haltStrategy: "left" }).pipe(
+    Stream.runForEach((ev) => (ev === TICK ? refreshDraft(false) : onEvent(ev))),
+    Effect.catchAll((e) => Effect.logWarning(`reply subscription ended with an error (${describeError(e)})`)),
+    Effect.ensuring(Effect.sync(endDraft))
   )
 }

@@ -24,7 +24,7 @@
  * gateway restart) is accepted once and answered once.
  *
  * Chat commands handled here, not sent to the model: `/stop` (stops the chat's running reply; its
- * text so far is delivered), `/reasoning stream` | `/reasoning off`
+ * text so far is delivered; Telegram's draft stop button does the same for the reply it belongs to), `/reasoning stream` | `/reasoning off`
  * (show reasoning in the Telegram draft). The choice is kept for the most recent
  * {@link MAX_CHAT_PREFERENCES} chats; past that the oldest choice is forgotten (back to off).
  *
@@ -46,6 +46,8 @@ export interface Options {
   readonly agentId?: string | undefined
   /** Spacing of Telegram draft updates (tests make it small). */
   readonly draftIntervalMs?: number | undefined
+  /** Re-show an unchanged Telegram draft after this long (default 20 s; drafts expire after ~30 s). */
+  readonly draftRefreshMs?: number | undefined
 }
 
 export interface Service {
@@ -65,6 +67,8 @@ interface Delivery {
   lastAccepted: number
   /** Its stop rule has fired: a later message needs a new delivery. */
   ending: boolean
+  /** The Telegram draft it is showing, if any: a press of that draft's stop button stops the reply. */
+  draft: number | undefined
   fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
@@ -102,11 +106,22 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
       if (reasoning.size > MAX_CHAT_PREFERENCES) reasoning.delete(reasoning.keys().next().value as string)
     }
     const config = options.config ?? Config.empty
+    // Draft ids are unique across the hub's deliveries, so a stop pressed on an old draft never
+    // matches a newer reply's.
+    let draftIds = 0
+    const nextDraftId = () => ++draftIds
 
     const receive = (m: InboundMessage) =>
       Effect.gen(function* () {
         const adapter = byKey.get(key(m.channel, m.accountId))
         const id = conversationId(m)
+        if (m.stopDraft !== undefined) {
+          // The stop button of a draft: stops the reply that draft shows (a press on an older draft,
+          // whose reply already ended, stops nothing). The text so far is sent as the reply.
+          const live = deliveries.get(id)
+          if (live !== undefined && live.draft === m.stopDraft) yield* conversations.stop(id)
+          return undefined
+        }
         if (adapter !== undefined && /^\/stop(?:@\w+)?\s*$/i.test(m.text.trim())) {
           // Stops this chat's running reply; what it had written so far is delivered as the reply.
           const stopped = yield* conversations.stop(id)
@@ -138,7 +153,7 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
           current.lastAccepted = Math.max(current.lastAccepted, accepted.seq)
           return accepted
         }
-        const d: Delivery = { lastAccepted: accepted.seq, ending: false, fiber: undefined }
+        const d: Delivery = { lastAccepted: accepted.seq, ending: false, fiber: undefined, draft: undefined }
         deliveries.set(id, d)
         const previous = current?.fiber
         const target = { chatId: m.chatId, threadId: m.threadId, isPrivate: m.isPrivate }
@@ -149,7 +164,18 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
           Effect.zipRight(
             previous === undefined ? Effect.void : Fiber.await(previous),
             ChannelDelivery.deliver(
-              { adapter, target, settings, reasoningStream: () => reasoning.get(id) === true, draftIntervalMs: options.draftIntervalMs },
+              {
+                adapter,
+                target,
+                settings,
+                reasoningStream: () => reasoning.get(id) === true,
+                draftIntervalMs: options.draftIntervalMs,
+                draftRefreshMs: options.draftRefreshMs,
+                nextDraftId,
+                onDraft: (draft) => {
+                  d.draft = draft
+                }
+              },
               events
             )
           ).pipe(Effect.ensuring(Effect.sync(() => deliveries.get(id) === d && deliveries.delete(id))))

@@ -31,6 +31,12 @@ export interface Options {
   readonly webhookSecret?: Secret | undefined
   /** Per-chat spacing (default 1000 ms). */
   readonly minIntervalMs?: number | undefined
+  /** Show the draft's stop button (`can_stop`, default true); a press stops the reply, and the text
+   * so far is kept (`keep_on_stop`) and sent as the final message. */
+  readonly stopButton?: boolean | undefined
+  /** Groups: preview the reply in one message edited as it grows (`sendMessage` + `editMessageText`,
+   * at most one edit per 3 s for the group flood limit), the final replacing it. Off by default. */
+  readonly groupPreviews?: boolean | undefined
   /** Backoff of a failing getUpdates: first delay and ceiling (default 1 s, 60 s). */
   readonly pollBackoff?: { readonly initialMs: number; readonly maxMs: number } | undefined
 }
@@ -51,8 +57,27 @@ export const interpret = (method: string, res: JsonResponse): Effect.Effect<unkn
 
 export const isEntityError = (e: ChannelError): boolean => e.status === 400 && /can't parse entities/i.test(e.description)
 
-/** An Update → the message a conversation gets (text messages only). */
+/** An Update → the message a conversation gets: text messages, and a press of a draft's stop button
+ * (`stopped_message_generation`, Bot API 10.3) as a message with `stopDraft`. */
 export const parseUpdate = (accountId: string, update: unknown): Option.Option<InboundMessage> => {
+  const stopped = field(update, "stopped_message_generation")
+  if (stopped !== undefined) {
+    const chatId = field(stopped, "chat", "id")
+    const draftId = field(stopped, "draft_id")
+    if ((typeof chatId !== "number" && typeof chatId !== "string") || typeof draftId !== "number") return Option.none()
+    const thread = field(stopped, "message_thread_id")
+    return Option.some({
+      channel: CHANNEL,
+      accountId,
+      chatId: String(chatId),
+      threadId: thread !== undefined ? String(thread) : undefined,
+      isPrivate: true,
+      messageId: "",
+      senderId: String(chatId),
+      text: "",
+      stopDraft: draftId
+    })
+  }
   const msg = field(update, "message")
   const text = field(msg, "text")
   const chatId = field(msg, "chat", "id")
@@ -119,8 +144,26 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
       )
 
     // A draft is rendered like the final message (same parse mode, same plain fallback).
+    const stopButton = options.stopButton ?? true
     const sendDraft: NonNullable<Adapter["sendDraft"]> = (target, draftId, text) =>
-      limiter.run(chatKey(target), callFormatted("sendMessageDraft", { ...where(target), draft_id: draftId }, text)).pipe(Effect.asVoid)
+      limiter
+        .run(
+          chatKey(target),
+          callFormatted("sendMessageDraft", { ...where(target), draft_id: draftId, ...(stopButton ? { can_stop: true, keep_on_stop: true } : {}) }, text)
+        )
+        .pipe(Effect.asVoid)
+
+    // Group previews: one message edited as the reply grows. An edit that changes nothing is not an error.
+    const edit: Adapter["edit"] = (target, messageId, text) =>
+      limiter
+        .run(chatKey(target), callFormatted("editMessageText", { ...where(target), message_id: Number(messageId) }, text))
+        .pipe(
+          Effect.asVoid,
+          Effect.catchIf(
+            (e): e is ChannelError => e instanceof ChannelError && /message is not modified/i.test(e.description),
+            () => Effect.void
+          )
+        )
 
     const pollTimeout = options.pollTimeoutSeconds ?? 25
     const inbound: Adapter["inbound"] =
@@ -139,7 +182,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
                   Effect.sleep(ms)
                 )
               })
-            const poll = Effect.suspend(() => call("getUpdates", { offset, timeout: pollTimeout, allowed_updates: ["message"] })).pipe(
+            const poll = Effect.suspend(() => call("getUpdates", { offset, timeout: pollTimeout, allowed_updates: ["message", "stopped_message_generation"] })).pipe(
               Effect.map((result) => {
                 failures = 0
                 const updates = Array.isArray(result) ? result : []
@@ -163,6 +206,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
       capabilities: caps,
       send,
       sendDraft,
+      ...(options.groupPreviews === true ? { edit } : {}),
       inbound,
       webhook: (req) => handleWebhook(options.accountId, options.webhookSecret, req)
     } satisfies Adapter

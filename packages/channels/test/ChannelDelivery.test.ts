@@ -41,7 +41,7 @@ const recorder = (caps: Partial<Channel.Capabilities> = {}, failOn?: (text: stri
     sendDraft: (_t, _id, text) => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => drafts.push({ at, text: text.formatted }))),
     inbound: Stream.empty
   }
-  return { adapter, sent, formatted, drafts }
+  return { adapter: adapter as Channel.Adapter, sent, formatted, drafts }
 }
 const settings = (over: Partial<StreamingSettings.StreamingSettings> = {}): StreamingSettings.StreamingSettings => ({
   ...StreamingSettings.defaults,
@@ -111,6 +111,86 @@ describe("ChannelDelivery", () => {
     })
   )
 
+  it.effect("Telegram drafts: the placeholder with the stop button first, then a slow model's draft is re-shown before it expires (~30 s) until the final", () =>
+    Effect.gen(function* () {
+      const r = recorder()
+      const ids: Array<number> = []
+      const live: Array<number | undefined> = []
+      r.adapter = {
+        ...r.adapter,
+        sendDraft: (_t, id, text) =>
+          Effect.flatMap(Clock.currentTimeMillis, (at) =>
+            Effect.sync(() => {
+              ids.push(id)
+              r.drafts.push({ at, text: text.formatted })
+            })
+          )
+      }
+      const q = yield* Queue.unbounded<Ev>()
+      let next = 40
+      const fiber = yield* ChannelDelivery.deliver(
+        {
+          adapter: r.adapter,
+          target: { chatId: "1", isPrivate: true },
+          settings: settings({ streamMode: "partial" }),
+          draftIntervalMs: 1000,
+          nextDraftId: () => ++next,
+          onDraft: (id) => live.push(id)
+        },
+        Stream.fromQueue(q).pipe(Stream.takeUntil((e) => e._tag === "RunEnded"))
+      ).pipe(Effect.fork)
+      yield* q.offer(started())
+      yield* TestClock.adjust(0)
+      yield* q.offer(draft("Let me think"))
+      yield* TestClock.adjust(0)
+      // the model goes quiet for 70 s
+      for (let t = 0; t < 70; t++) yield* TestClock.adjust(1000)
+      yield* q.offer(draft("Let me think about it."))
+      yield* TestClock.adjust(1000)
+      yield* q.offer(final("Let me think about it."))
+      yield* q.offer(ended())
+      yield* Fiber.join(fiber)
+      // placeholder at once, the text, then the same text again every 20 s while nothing new came
+      expect(r.drafts[0]).toEqual({ at: 0, text: "" })
+      expect(r.drafts.slice(1).map((d) => d.text)).toEqual(["Let me think", "Let me think", "Let me think", "Let me think", "Let me think about it."])
+      const gaps = r.drafts.slice(1).map((d, i, all) => (i === 0 ? 0 : d.at - all[i - 1]!.at))
+      expect(Math.max(...gaps)).toBeLessThan(30_000) // never long enough to expire
+      expect(new Set(ids)).toEqual(new Set([41])) // one draft id: updates animate, never replace
+      expect(live).toEqual([41, undefined]) // the hub knows which draft a stop press belongs to, until the final
+      expect(r.sent).toEqual(["Let me think about it."])
+      // and nothing is refreshed after the final
+      const n = r.drafts.length
+      yield* TestClock.adjust(60_000)
+      expect(r.drafts.length).toBe(n)
+    })
+  )
+
+  it.effect("edit previews are spaced by the channel's edit interval (Telegram groups: 3 s, within ~20 messages a minute)", () =>
+    Effect.gen(function* () {
+      const edits: Array<number> = []
+      const r = recorder({ editIntervalMs: 3000 })
+      r.adapter = { ...r.adapter, sendDraft: undefined, edit: () => Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => edits.push(at))) }
+      const q = yield* Queue.unbounded<Ev>()
+      const fiber = yield* ChannelDelivery.deliver(
+        { adapter: r.adapter, target: { chatId: "-1" }, settings: settings({ streamMode: "partial" }) },
+        Stream.fromQueue(q).pipe(Stream.takeUntil((e) => e._tag === "RunEnded"))
+      ).pipe(Effect.fork)
+      yield* q.offer(started())
+      let text = ""
+      for (let i = 0; i < 100; i++) {
+        text += `word${i} `
+        yield* q.offer(draft(text))
+        yield* TestClock.adjust(200)
+      }
+      yield* q.offer(final(text))
+      yield* q.offer(ended())
+      yield* Fiber.join(fiber)
+      const previews = edits.slice(0, -1) // the last edit is the final replacing the preview
+      expect(previews.length).toBeGreaterThan(3)
+      for (let i = 1; i < previews.length; i++) expect(previews[i]! - previews[i - 1]!).toBeGreaterThanOrEqual(3000)
+    })
+  )
+
   it.effect("Telegram partial drafts in a private chat: latest text, spaced by the draft interval; blocks off; final as a message", () =>
     Effect.gen(function* () {
       const r = recorder()
@@ -131,6 +211,7 @@ describe("ChannelDelivery", () => {
       yield* q.offer(ended())
       yield* Fiber.join(fiber)
       expect(r.drafts).toEqual([
+        { at: 0, text: "" }, // the "Thinking…" placeholder with the stop button
         { at: 0, text: "He" },
         { at: 1000, text: "Hello wor" }
       ])
@@ -145,8 +226,8 @@ describe("ChannelDelivery", () => {
         const r = recorder()
         const long = unit.repeat(Math.ceil(9000 / unit.length) + 1) // odd offset against the 4096 cap
         yield* run(r, settings({ streamMode: "partial" }), [started(), draft(long), final(long), ended()], true)
-        expect(r.drafts).toHaveLength(1)
-        const shown = r.drafts[0]!.text
+        expect(r.drafts.map((d) => d.text === "")).toEqual([true, false]) // placeholder, then the text
+        const shown = r.drafts[1]!.text
         expect(shown.length).toBeLessThanOrEqual(4096)
         expect(shown.length).toBeGreaterThan(4096 - 2 * unit.length)
         expect(shown.startsWith("…")).toBe(true)
@@ -166,8 +247,8 @@ describe("ChannelDelivery", () => {
       const code = Array.from({ length: 400 }, (_, i) => `const line${i} = ${i} // a < b`).join("\n")
       const reply = "Intro **text**.\n\n```ts\n" + code + "\n```"
       yield* run(r, settings({ streamMode: "partial" }), [started(), draft(reply.slice(0, -4)), final(reply), ended()], true)
-      expect(r.drafts).toHaveLength(1)
-      const shown = r.drafts[0]!.text
+      expect(r.drafts.map((d) => d.text === "")).toEqual([true, false])
+      const shown = r.drafts[1]!.text
       expect(shown.startsWith('…\n<pre><code class="language-ts">')).toBe(true)
       expect(shown.endsWith("const line399 = 399 // a &lt; b</code></pre>")).toBe(true)
       expect(shown).not.toContain("```")

@@ -4,6 +4,7 @@ import { Cause, Effect, Logger, Redacted, Stream } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { FakeTelegram } from "../fakes/FakeTelegram.js"
+import { parseHtml } from "../fakes/telegramEntities.js"
 import { Channel, Markdown, TelegramChannel } from "../src/index.js"
 import { blocksOf, expectedMessages, fake, finalOf, runEvents, startHub, waitUntil } from "./support/harness.js"
 
@@ -114,6 +115,88 @@ describe("TelegramChannel end to end (long polling → Conversations → scripte
       expect(finalMessages.replace(/\s+/g, "")).toBe(Markdown.toPlain(finalOf(events)).replace(/\s+/g, ""))
     })
   )
+
+  it.scopedLive("the draft's stop button stops the reply: its text so far arrives as the final message, and an old draft's button stops nothing", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg), {
+        config: { channels: { telegram: { streamMode: "partial" } } },
+        words: 400,
+        tokensPerSecond: 100 // about 4 s of reply
+      })
+      tg.pushMessage({ chatId: 42, text: "tell me a long story" })
+      // First the "Thinking…" placeholder (empty text) with the stop button, then the text as it grows.
+      yield* waitUntil("a draft with text", () => tg.drafts.some((d) => d.visible.length > 80), 10_000)
+      expect(tg.drafts[0]).toMatchObject({ visible: "", canStop: true, keepOnStop: true })
+      expect(tg.drafts.every((d) => d.canStop && d.keepOnStop)).toBe(true)
+      const draftId = tg.drafts.at(-1)!.draftId
+      expect(tg.pressStop(42, draftId)).toBe(true) // delivered: the bot asked for stopped_message_generation
+      yield* waitUntil("the partial reply sent", () => tg.sent.length >= 1, 10_000)
+      yield* Effect.sleep(300)
+      const history = yield* conversations.history("telegram:main:42")
+      expect(history.map((m) => m.role)).toEqual(["user", "assistant"])
+      expect(history[1]).toMatchObject({ status: "interrupted" })
+      // What the user saw at the press is kept: the final message is the partial reply, far from 400 words.
+      const shown = tg.sent.map((m) => m.visible).join("\n")
+      expect(shown.replace(/\s+/g, "")).toBe(Markdown.toPlain(history[1]!.text).replace(/\s+/g, ""))
+      expect(shown.split(/\s+/).length).toBeLessThan(300)
+      expect(tg.sent.some((m) => m.visible === "Stopped.")).toBe(false) // the button needs no answer
+
+      // The next reply gets a new draft id; the old draft's button (pressed late) does not stop it.
+      const before = tg.drafts.length
+      tg.pushMessage({ chatId: 42, text: "and another one" })
+      yield* waitUntil("the second reply's draft", () => tg.drafts.slice(before).some((d) => d.visible.length > 20), 10_000)
+      const second = tg.drafts.slice(before).find((d) => d.visible.length > 20)!.draftId
+      expect(second).not.toBe(draftId)
+      const stale = yield* Effect.sync(() => tg.sent.length)
+      tg.pressStop(42, draftId)
+      yield* waitUntil("the second reply", () => tg.sent.length > stale, 15_000)
+      const h2 = yield* Effect.gen(function* () {
+        for (let i = 0; i < 100; i++) {
+          const h = yield* conversations.history("telegram:main:42")
+          if (h.length === 4 && h[3]!.status !== "streaming") return h
+          yield* Effect.sleep(100)
+        }
+        return yield* conversations.history("telegram:main:42")
+      })
+      expect(h2[3]).toMatchObject({ role: "assistant", status: "complete" })
+    }), { timeout: 60_000 })
+
+  it.scopedLive("group previews (opt-in): one message edited as the reply grows, the final replacing it — nothing arrives twice", () =>
+    Effect.gen(function* () {
+      const tg = yield* fake(() => new FakeTelegram(TOKEN))
+      const { conversations } = yield* startHub(adapter(tg, { groupPreviews: true }), {
+        config: { channels: { telegram: { streamMode: "partial", textChunkLimit: 600 } } },
+        words: 300,
+        tokensPerSecond: 200
+      })
+      tg.pushMessage({ chatId: -100, text: "Explain caching", fromId: 7 })
+      const events = yield* runEvents(conversations, "telegram:main:-100")
+      const expected = expectedMessages(finalOf(events), Channel.capabilities.telegram, 600)
+      expect(expected.length).toBeGreaterThan(1)
+      yield* waitUntil("the whole reply", () => tg.sent.length >= expected.length, 10_000)
+      yield* Effect.sleep(200)
+      expect(tg.drafts).toEqual([]) // no drafts outside private chats
+      expect(tg.edits.length).toBeGreaterThan(1) // the preview grew in place
+      // What the chat shows in the end is exactly the reply, once: the preview became its first part.
+      expect(tg.sent).toHaveLength(expected.length)
+      expect(tg.messagesIn(-100)).toEqual(expected.map((html) => (parseHtml(html) as { text: string }).text))
+      const squash = (x: string) => x.replace(/\s+/g, "")
+      expect(squash(tg.messagesIn(-100).join(""))).toBe(squash(Markdown.toPlain(finalOf(events))))
+    }), { timeout: 60_000 })
+
+  it("a stopped_message_generation update becomes a stop of that draft (polling and webhook alike)", () => {
+    const req = (body: string) => ({ method: "POST", headers: { "x-telegram-bot-api-secret-token": "s" }, query: new URLSearchParams(), body, now: 0 })
+    const update = JSON.stringify({ update_id: 9, stopped_message_generation: { chat: { id: 42, type: "private" }, draft_id: 7 } })
+    const r = TelegramChannel.handleWebhook("a", "s", req(update))
+    expect(r.status).toBe(200)
+    expect(r.messages).toHaveLength(1)
+    expect(r.messages[0]).toMatchObject({ chatId: "42", stopDraft: 7 })
+    expect(Channel.conversationId(r.messages[0]!)).toBe("telegram:a:42")
+    // without a draft id it is not a stop of anything
+    const bad = JSON.stringify({ update_id: 10, stopped_message_generation: { chat: { id: 42 } } })
+    expect(TelegramChannel.handleWebhook("a", "s", req(bad)).messages).toEqual([])
+  })
 
   it("webhook: the secret token header is required and checked; a malformed update is a 400", () => {
     const req = (headers: Record<string, string>, body: string) => ({ method: "POST", headers, query: new URLSearchParams(), body, now: 0 })

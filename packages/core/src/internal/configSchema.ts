@@ -169,7 +169,11 @@ export const telegramFields = {
   baseUrl: opt(Url),
   receive: opt(literal("polling", "webhook")),
   webhookSecret: opt(Secret),
-  parseMode: opt(literal("HTML", "MarkdownV2"))
+  parseMode: opt(literal("HTML", "MarkdownV2")),
+  /** The draft's stop button (default true): a press stops the reply, its text so far is sent. */
+  stopButton: opt(Bool),
+  /** Groups: preview the reply in one message edited as it grows (default false). */
+  groupPreviews: opt(Bool)
 }
 export const discordFields = {
   /** Preview streaming by editing one message (off unless set): `partial` | `block`. */
