@@ -4,6 +4,13 @@
  * `message_not_found`, and rate limiting
  * with HTTP 429 + `Retry-After` (seconds) + `{"ok":false,"error":"ratelimited"}`. Also signs
  * Events API requests the way Slack does, for webhook tests.
+ *
+ * Native streaming (docs.slack.dev `chat.startStream` / `chat.appendStream` / `chat.stopStream`):
+ * `markdown_text` at most 12,000 characters a call (`msg_too_long`); `recipient_user_id` and
+ * `recipient_team_id` required in channels (`missing_recipient_user_id`); appends are Tier 4 (more
+ * than 100 in a minute answer 429); a stream ends on its own 5 minutes after its start (the
+ * undocumented expiry reported in python-slack-sdk#1859), after which appends and stops answer
+ * `message_not_in_streaming_state`. Time comes from `options.now` so a test can simulate minutes.
  */
 import { createHmac } from "node:crypto"
 import { listen, type Running } from "./fakeHttp.js"
@@ -18,14 +25,95 @@ export interface Posted {
   readonly versions: Array<string>
 }
 
+export interface Streamed {
+  readonly channel: string
+  readonly ts: string
+  readonly threadTs?: string | undefined
+  readonly recipientUserId?: string | undefined
+  readonly recipientTeamId?: string | undefined
+  /** The message's markdown as the user sees it: the start's text and every accepted append. */
+  text: string
+  readonly startedAt: number
+  state: "streaming" | "stopped" | "expired"
+  /** Characters of each accepted call (start, appends). */
+  readonly calls: Array<number>
+}
+
+export interface FakeSlackOptions {
+  readonly now?: () => number
+  /** A stream ends this long after its start (default 300,000 ms). */
+  readonly streamExpiresAfterMs?: number
+  /** false: the workspace lacks the streaming methods (GovSlack): `unknown_method`. */
+  readonly nativeStreaming?: boolean
+}
+
 export class FakeSlack {
   readonly posted: Array<Posted> = []
+  readonly streams: Array<Streamed> = []
+  private appendTimes: Array<number> = []
   readonly calls: Array<string> = []
   private limited: Array<number> = []
   private seq = 0
   private running: Running | undefined
 
-  constructor(readonly token: string) {}
+  constructor(
+    readonly token: string,
+    readonly options: FakeSlackOptions = {}
+  ) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now()
+  }
+
+  /** Every message of `channel` as the user sees it, posted and streamed, in order. */
+  messagesIn(channel: string): ReadonlyArray<string> {
+    return [...this.posted.map((p) => ({ ts: p.ts, text: p.text, channel: p.channel })), ...this.streams]
+      .filter((m) => m.channel === channel)
+      .sort((a, b) => (a.ts < b.ts ? -1 : 1))
+      .map((m) => m.text)
+  }
+
+  private stream(method: string, p: Record<string, unknown>) {
+    if (this.options.nativeStreaming === false) return { status: 200, body: { ok: false, error: "unknown_method" } }
+    if (typeof p.channel !== "string" || p.channel === "") return { status: 200, body: { ok: false, error: "channel_not_found" } }
+    const markdown = typeof p.markdown_text === "string" ? p.markdown_text : undefined
+    if (markdown !== undefined && markdown.length > 12_000) return { status: 200, body: { ok: false, error: "msg_too_long" } }
+    const now = this.now()
+    if (method === "chat.startStream") {
+      if (p.channel.startsWith("C") && (typeof p.recipient_user_id !== "string" || typeof p.recipient_team_id !== "string")) {
+        return { status: 200, body: { ok: false, error: "missing_recipient_user_id" } }
+      }
+      const ts = `1700000000.${String(++this.seq).padStart(6, "0")}`
+      this.streams.push({
+        channel: p.channel,
+        ts,
+        threadTs: p.thread_ts as string | undefined,
+        recipientUserId: p.recipient_user_id as string | undefined,
+        recipientTeamId: p.recipient_team_id as string | undefined,
+        text: markdown ?? "",
+        startedAt: now,
+        state: "streaming",
+        calls: markdown === undefined ? [] : [markdown.length]
+      })
+      return { status: 200, body: { ok: true, channel: p.channel, ts } }
+    }
+    const msg = this.streams.find((x) => x.channel === p.channel && x.ts === p.ts)
+    if (msg === undefined) return { status: 200, body: { ok: false, error: "message_not_found" } }
+    if (msg.state === "streaming" && now - msg.startedAt > (this.options.streamExpiresAfterMs ?? 300_000)) msg.state = "expired"
+    if (msg.state !== "streaming") return { status: 200, body: { ok: false, error: "message_not_in_streaming_state" } }
+    if (method === "chat.appendStream") {
+      if (markdown === undefined || markdown === "") return { status: 200, body: { ok: false, error: "invalid_arguments" } }
+      this.appendTimes = this.appendTimes.filter((t) => now - t < 60_000)
+      if (this.appendTimes.length >= 100) return { status: 429, body: { ok: false, error: "ratelimited" }, headers: { "retry-after": "1" } }
+      this.appendTimes.push(now)
+      msg.text += markdown
+      msg.calls.push(markdown.length)
+      return { status: 200, body: { ok: true, channel: p.channel, ts: msg.ts } }
+    }
+    if (markdown !== undefined) msg.text += markdown
+    msg.state = "stopped"
+    return { status: 200, body: { ok: true, channel: p.channel, ts: msg.ts } }
+  }
 
   get url(): string {
     return this.running!.url
@@ -57,6 +145,7 @@ export class FakeSlack {
         this.posted.push({ channel: p.channel, text, threadTs: p.thread_ts as string | undefined, ts, versions: [text] })
         return { status: 200, body: { ok: true, channel: p.channel, ts, message: { text, ts } } }
       }
+      if (method === "chat.startStream" || method === "chat.appendStream" || method === "chat.stopStream") return this.stream(method, p)
       return { status: 200, body: { ok: false, error: "unknown_method" } }
     })
     return this

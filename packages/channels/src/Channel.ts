@@ -97,6 +97,11 @@ export interface ChatTarget {
   readonly threadId?: string | undefined
   /** A private (1:1) chat: Telegram drafts only work there. */
   readonly isPrivate?: boolean | undefined
+  /** The platform id of the message being answered, its author and the author's workspace (Slack
+   * native streams are replies in its thread, to that recipient). */
+  readonly replyTo?: string | undefined
+  readonly recipientId?: string | undefined
+  readonly teamId?: string | undefined
 }
 
 export interface InboundMessage extends ChatTarget {
@@ -149,6 +154,25 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
   retryAfterMs: Schema.Number
 }) {}
 
+/**
+ * A platform's own streaming message (Slack `chat.startStream` / `chat.appendStream` /
+ * `chat.stopStream`): markdown appended to one message as it is written.
+ */
+export interface NativeStreaming {
+  /** Most characters of markdown one call may carry (Slack 12,000). */
+  readonly maxChars: number
+  /** A stream is rotated (stopped, a new one started) this long after it started: the platform ends
+   * streams on its own (Slack after about 5 minutes). */
+  readonly rotateAfterMs: number
+  /** Minimum spacing of appends (Slack's Tier 4: 100+ a minute). */
+  readonly intervalMs: number
+  readonly start: (target: ChatTarget, markdown: string) => Effect.Effect<string, ChannelError>
+  readonly append: (target: ChatTarget, streamId: string, markdown: string) => Effect.Effect<void, ChannelError>
+  readonly stop: (target: ChatTarget, streamId: string) => Effect.Effect<void, ChannelError>
+  /** The platform already ended this stream (Slack `message_not_in_streaming_state`): start a new one. */
+  readonly isEnded: (e: ChannelError) => boolean
+}
+
 export interface Adapter {
   readonly channel: ChannelId
   readonly accountId: string
@@ -159,6 +183,8 @@ export interface Adapter {
   readonly edit?: ((target: ChatTarget, messageId: string, text: OutboundText) => Effect.Effect<void, ChannelError>) | undefined
   /** Telegram draft streaming: show `text` in the chat's draft bubble `draftId`. */
   readonly sendDraft?: ((target: ChatTarget, draftId: number, text: OutboundText) => Effect.Effect<void, ChannelError>) | undefined
+  /** Native streaming (`streamMode: "native"`), where the platform has it. */
+  readonly nativeStream?: NativeStreaming | undefined
   /** Inbound messages pulled by the adapter (long polling, gateway WebSocket, SSE); empty for webhook-only. */
   readonly inbound: Stream.Stream<InboundMessage, ChannelError>
   /** Pure verification + parsing of this account's webhook calls (Telegram, Slack, WhatsApp). */

@@ -36,6 +36,7 @@ import { Clock, Effect, Stream } from "effect"
 import { type Adapter, type ChatTarget, describeError, type OutboundText } from "./Channel.js"
 import * as Fences from "./internal/fences.js"
 import * as Graphemes from "./internal/graphemes.js"
+import * as NativeStream from "./internal/nativeStream.js"
 import * as Markdown from "./Markdown.js"
 import * as OutboundSplitter from "./OutboundSplitter.js"
 
@@ -82,6 +83,8 @@ interface RunState {
   blocks: Array<{ readonly seq: number; readonly text: string }>
   draft: Draft | undefined
   noticeSent: boolean
+  /** `streamMode: "native"`: the reply's platform stream. */
+  native?: NativeStream.NativeReply | undefined
 }
 
 const FENCE_LINE = /^[ \t]*(`{3,}|~{3,}).*$/gm
@@ -129,6 +132,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   const editMode =
     !draftMode && adapter.edit !== undefined && caps.edits && (settings.streamMode === "partial" || settings.streamMode === "block")
   const preview = draftMode || editMode
+  // The platform's own streaming message (Slack chat.startStream), in the thread of the message answered.
+  const nativeMode = !draftMode && adapter.nativeStream !== undefined && settings.streamMode === "native"
+  const streaming = preview || nativeMode
+  // A native stream answers in the thread of the message it replies to; so do the reply's other messages.
+  const nativeTarget: ChatTarget = nativeMode ? { ...target, threadId: target.threadId ?? (target.replyTo === "" ? undefined : target.replyTo) } : target
   // Edits share the chat's rate limit with sends (Discord: ~5 per 5 s per channel): at most one a second.
   const draftInterval = options.draftIntervalMs ?? Math.max(editMode ? (caps.editIntervalMs ?? 1000) : 300, caps.minIntervalMs)
   const refreshMs = options.draftRefreshMs ?? 20_000
@@ -187,7 +195,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     Effect.forEach(
       parts,
       (part) =>
-        adapter.send(target, part).pipe(
+        adapter.send(nativeTarget, part).pipe(
           Effect.catchAll((e) => Effect.logWarning(`channel send failed (${describeError(e)}), continuing`))
         ),
       { discard: true }
@@ -253,6 +261,16 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       yield* adapter.sendDraft!(target, d.id, fitted.out).pipe(Effect.catchAll((e) => Effect.logDebug(`draft update failed (${describeError(e)})`)))
     })
 
+  const ensureNative = () => {
+    if (run.native === undefined) run.native = NativeStream.make(adapter.nativeStream!, nativeTarget, (rest) => sendText(rest))
+    return run.native
+  }
+  const closeNative = Effect.suspend(() => {
+    const reply = run.native
+    run.native = undefined
+    return reply === undefined ? Effect.void : Effect.asVoid(reply.close())
+  })
+
   const ensureDraft = () => {
     if (run.draft === undefined) {
       run.draft = { id: nextDraftId(), answer: "", reasoning: "", shown: "", lastAt: -Infinity, sentAt: -Infinity }
@@ -290,14 +308,15 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         ensureDraft()
         return refreshDraft(true)
       case "Block":
-        if (preview || !settings.blockStreaming || ev.text.trim() === "") return Effect.void
+        if (streaming || !settings.blockStreaming || ev.text.trim() === "") return Effect.void
         run.blocks.push({ seq: ev.seq, text: ev.text })
         return sendText(ev.text)
       case "Draft":
-        if (!preview) return Effect.void
+        if (!streaming) return Effect.void
         {
           const d = ensureDraft()
           d.answer = ReplyEvent.applyDraft(d.answer, ev)
+          if (nativeMode) return ensureNative().update(d.answer, false)
         }
         return showDraft(false)
       case "ReasoningDelta":
@@ -305,6 +324,14 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         ensureDraft().reasoning += ev.text
         return showDraft(false)
       case "Rollback": {
+        if (nativeMode) {
+          // Streamed text cannot be taken back: end that stream, say so once, stream the new attempt anew.
+          const reply = run.native
+          run.native = undefined
+          if (run.draft !== undefined) run.draft.answer = ""
+          if (reply === undefined) return Effect.void
+          return Effect.flatMap(reply.close(), (streamedAny) => (streamedAny ? sendText(ROLLBACK_NOTICE) : Effect.void))
+        }
         const voided = run.blocks.filter((b) => b.seq >= ev.discardFromSeq)
         run.blocks = run.blocks.filter((b) => b.seq < ev.discardFromSeq)
         if (run.draft !== undefined) {
@@ -317,6 +344,13 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         return sendText(ROLLBACK_NOTICE)
       }
       case "Final": {
+        if (nativeMode) {
+          const reply = run.native
+          run.native = undefined
+          run.draft = undefined
+          if (reply !== undefined) return reply.finish(ev.text)
+          return ev.text.trim() === "" ? Effect.void : NativeStream.make(adapter.nativeStream!, nativeTarget, sendText).finish(ev.text)
+        }
         if (editMode) {
           const d = run.draft
           run.draft = undefined
@@ -331,9 +365,10 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         return tail === "" ? Effect.void : sendText(tail)
       }
       case "Error":
-        return sendText(errorNotice(ev.error.message))
+        return Effect.zipRight(closeNative, sendText(errorNotice(ev.error.message)))
       case "RunEnded":
         endDraft()
+        if (run.native !== undefined) return Effect.zipRight(closeNative, Effect.sync(() => (run = { blocks: [], draft: undefined, noticeSent: false })))
         run = { blocks: [], draft: undefined, noticeSent: false }
         return Effect.void
       default:
@@ -342,10 +377,18 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
   }
 
   // Drafts also need a clock: a tick every few seconds refreshes a draft nothing new has reached.
-  const ticks = draftMode ? Stream.tick(Math.max(1000, Math.floor(refreshMs / 4))).pipe(Stream.as(TICK)) : Stream.empty
-  return Stream.merge(events, ticks, { haltStrategy: "left" }).pipe(
-    Stream.runForEach((ev) => (ev === TICK ? refreshDraft(false) : onEvent(ev))),
+  // Native streams too: text held back by the append interval goes out while the model is quiet.
+  const ticks = draftMode
+    ? Stream.tick(Math.max(1000, Math.floor(refreshMs / 4)))
+    : nativeMode
+      ? Stream.tick(adapter.nativeStream!.intervalMs)
+      : Stream.empty
+  const onTick = nativeMode
+    ? Effect.suspend(() => (run.native !== undefined && run.draft !== undefined ? run.native.update(run.draft.answer, false) : Effect.void))
+    : refreshDraft(false)
+  return Stream.merge(events, ticks.pipe(Stream.as(TICK)), { haltStrategy: "left" }).pipe(
+    Stream.runForEach((ev) => (ev === TICK ? onTick : onEvent(ev))),
     Effect.catchAll((e) => Effect.logWarning(`reply subscription ended with an error (${describeError(e)})`)),
-    Effect.ensuring(Effect.sync(endDraft))
+    Effect.ensuring(Effect.zipRight(Effect.sync(endDraft), closeNative))
   )
 }

@@ -156,7 +156,7 @@ export const make = (options: Options): Effect.Effect<Service, never, Conversati
         const d: Delivery = { lastAccepted: accepted.seq, ending: false, fiber: undefined, draft: undefined }
         deliveries.set(id, d)
         const previous = current?.fiber
-        const target = { chatId: m.chatId, threadId: m.threadId, isPrivate: m.isPrivate }
+        const target = { chatId: m.chatId, threadId: m.threadId, isPrivate: m.isPrivate, replyTo: m.messageId, recipientId: m.senderId, teamId: m.teamId }
         const events = conversations.subscribe(id, { fromSeq: accepted.seq - 1 }).pipe(untilAnswered(d))
         d.fiber = yield* FiberSet.run(
           fibers,

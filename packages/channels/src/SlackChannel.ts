@@ -1,6 +1,8 @@
 /**
- * Slack adapter: `chat.postMessage` (mrkdwn, replies in the user's thread) and `chat.update` (preview
- * streaming by edit, `streamMode`), 429 `Retry-After` honoured, ~1 call/s per channel. Inbound through the Events API webhook: signing-secret
+ * Slack adapter: `chat.postMessage` (mrkdwn, replies in the user's thread), `chat.update` (preview
+ * streaming by edit, `streamMode` partial | block) and native streaming (`streamMode: "native"`:
+ * `chat.startStream` / `chat.appendStream` / `chat.stopStream`, markdown, 12,000 characters a call),
+ * 429 `Retry-After` honoured, ~1 call/s per channel. Inbound through the Events API webhook: signing-secret
  * verification (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`, 5-minute replay window),
  * `url_verification` challenge, `event_callback` message events (bots and edits ignored, Slack's
  * own retries deduplicated by `event_id`).
@@ -9,7 +11,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Redacted, Stream } from "effect"
-import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
+import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, RateLimited } from "./Channel.js"
 import { field, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
@@ -25,9 +27,17 @@ export interface Options {
   readonly minIntervalMs?: number | undefined
   /** Replay window for signed requests (default 300 s). */
   readonly replayWindowSeconds?: number | undefined
+  /** Native streams (`streamMode: "native"`) are rotated this long after they start (default 4 min;
+   * Slack ends a stream about 5 minutes after its start). */
+  readonly nativeRotateAfterMs?: number | undefined
+  /** Minimum spacing of `chat.appendStream` calls (default 1 s; Tier 4 allows 100+ a minute). */
+  readonly nativeIntervalMs?: number | undefined
 }
 
 const CHANNEL = "slack"
+/** `markdown_text` of chat.startStream / appendStream: at most 12,000 characters a call. */
+export const NATIVE_MAX_CHARS = 12_000
+const streamThread = (t: ChatTarget) => t.threadId ?? (t.replyTo === "" ? undefined : t.replyTo)
 
 export type Verification = { readonly ok: true } | { readonly ok: false; readonly status: 401; readonly reason: string }
 
@@ -55,6 +65,7 @@ export const parseEvent = (accountId: string, payload: unknown): Option.Option<I
   const channel = field(ev, "channel")
   if (typeof text !== "string" || typeof channel !== "string") return Option.none()
   const threadTs = field(ev, "thread_ts")
+  const team = field(ev, "team") ?? field(payload, "team_id")
   return Option.some({
     channel: CHANNEL,
     accountId,
@@ -63,6 +74,7 @@ export const parseEvent = (accountId: string, payload: unknown): Option.Option<I
     isPrivate: field(ev, "channel_type") === "im",
     messageId: String(field(ev, "ts") ?? ""),
     senderId: String(field(ev, "user") ?? ""),
+    teamId: typeof team === "string" ? team : undefined,
     text
   })
 }
@@ -134,6 +146,26 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
           .pipe(Effect.map((r) => ({ messageId: String(field(r, "ts") ?? "") }))),
       edit: (target, ts, text) =>
         limiter.run(target.chatId, call("chat.update", { channel: target.chatId, ts, text: text.formatted, mrkdwn: true })).pipe(Effect.asVoid),
+      nativeStream: {
+        maxChars: NATIVE_MAX_CHARS,
+        rotateAfterMs: options.nativeRotateAfterMs ?? 240_000,
+        intervalMs: options.nativeIntervalMs ?? 1000,
+        // A streamed message is a reply in the thread of the message it answers; in a channel (not a
+        // DM) Slack needs the recipient user and team.
+        start: (target, markdown) =>
+          limiter.run(target.chatId, call("chat.startStream", {
+            channel: target.chatId,
+            ...(streamThread(target) !== undefined ? { thread_ts: streamThread(target) } : {}),
+            ...(target.isPrivate !== true && target.recipientId !== undefined && target.recipientId !== ""
+              ? { recipient_user_id: target.recipientId, ...(target.teamId !== undefined ? { recipient_team_id: target.teamId } : {}) }
+              : {}),
+            ...(markdown === "" ? {} : { markdown_text: markdown })
+          })).pipe(Effect.map((r) => String(field(r, "ts") ?? ""))),
+        append: (target, ts, markdown) =>
+          limiter.run(target.chatId, call("chat.appendStream", { channel: target.chatId, ts, markdown_text: markdown })).pipe(Effect.asVoid),
+        stop: (target, ts) => limiter.run(target.chatId, call("chat.stopStream", { channel: target.chatId, ts })).pipe(Effect.asVoid),
+        isEnded: (e) => e.description === "message_not_in_streaming_state"
+      },
       inbound: Stream.empty,
       webhook: (req) => handleWebhook(options.accountId, options.signingSecret, req, seen, options.replayWindowSeconds)
     } satisfies Adapter

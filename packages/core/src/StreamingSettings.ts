@@ -39,8 +39,9 @@ export interface StreamingSettings {
   readonly textChunkLimit: number
   readonly chunkMode: "length" | "newline"
   readonly maxLinesPerMessage?: number | undefined
-  /** Preview streaming: Telegram drafts (private chats), Slack edits of one message. */
-  readonly streamMode?: "partial" | "block" | "off" | undefined
+  /** Preview streaming: Telegram drafts (private chats), Slack edits of one message; `native`: the
+   * platform's own streaming message (Slack `chat.startStream`). */
+  readonly streamMode?: "partial" | "block" | "off" | "native" | undefined
   readonly draftChunk?: { readonly minChars: number; readonly maxChars: number; readonly breakPreference: BreakPreference } | undefined
 }
 

@@ -185,8 +185,9 @@ export const discordFields = {
   receive: opt(Bool)
 }
 export const slackFields = {
-  /** Preview streaming by `chat.update` (off unless set): `partial` | `block`, as Telegram's. */
-  streamMode: opt(StreamMode),
+  /** Preview streaming (off unless set): `partial` | `block` edit one message by `chat.update`, as
+   * Telegram's drafts; `native` streams with `chat.startStream` / `appendStream` / `stopStream`. */
+  streamMode: opt(literal("partial", "block", "off", "native")),
   draftChunk: opt(DraftChunk),
   token: opt(Secret),
   signingSecret: opt(Secret),
