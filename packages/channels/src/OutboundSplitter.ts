@@ -8,6 +8,7 @@
  * - no part is longer than `limit` (nor has more than `maxLines` lines, nor `maxBytes` UTF-8 bytes),
  *   for `limit >= MIN_LIMIT` (and `maxBytes >= 4 * MIN_LIMIT`). The limits win over fence safety:
  *   a fence opener line longer than the limit is cut like plain text;
+ * - a GFM table that fits in one message is never cut (a longer one is cut between rows);
  * - a code fence is never broken: a part cut inside a fence is closed with the fence marker and the
  *   next part reopens it with the opener line (info string kept when it fits), so every part's
  *   fences are balanced whenever the input's were;
@@ -21,6 +22,7 @@
  */
 import * as Fences from "./internal/fences.js"
 import * as Graphemes from "./internal/graphemes.js"
+import * as Tables from "./internal/tables.js"
 
 export type ChunkMode = "length" | "newline"
 
@@ -91,6 +93,8 @@ export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
   const fits = (t: string) => t.length <= limit && lineCount(t) <= maxLines && (maxBytes === Infinity || utf8Length(t) <= maxBytes)
   const mode = options.chunkMode ?? "length"
   const spans = Fences.scan(input)
+  // A table that fits in one message is kept whole: no cut falls inside it (a longer one is cut between rows).
+  const tables = Tables.scan(input, spans).filter((t) => t.end - t.start <= limit && utf8Length(input.slice(t.start, t.end)) <= maxBytes)
   const out: Array<Part> = []
   let pos = 0
   // skip leading blank lines
@@ -112,16 +116,16 @@ export const parts = (input: string, options: Options): ReadonlyArray<Part> => {
     // when a cut breaks the limits (synthetic fence lines, the line cap), retry with the body
     // ending strictly before the previous try's end
     let maxEnd = Infinity
-    let made = tryCut(input, spans, pos, windowEnd, maxEnd, reopened, mode)
+    let made = tryCut(input, spans, tables, pos, windowEnd, maxEnd, reopened, mode)
     while (!fits(made.part.text)) {
       maxEnd = made.part.end
       if (maxEnd <= pos + (reopened === "" ? 1 : 0)) {
-        made = tryCut(input, spans, pos, pos + 1, Infinity, reopened, mode) // cannot do better
+        made = tryCut(input, spans, [], pos, pos + 1, Infinity, reopened, mode) // cannot do better
         break
       }
-      made = tryCut(input, spans, pos, windowEnd, maxEnd, reopened, mode)
+      made = tryCut(input, spans, tables, pos, windowEnd, maxEnd, reopened, mode)
       if (made.part.end >= maxEnd) {
-        made = tryCut(input, spans, pos, pos + 1, Infinity, reopened, mode)
+        made = tryCut(input, spans, [], pos, pos + 1, Infinity, reopened, mode)
         break
       }
     }
@@ -160,6 +164,7 @@ const reopenLine = (fence: Fences.FenceSpan, limit: number, maxBytes: number): s
 const tryCut = (
   text: string,
   spans: ReadonlyArray<Fences.FenceSpan>,
+  tables: ReadonlyArray<Tables.TableSpan>,
   pos: number,
   windowLimit: number,
   maxEnd: number,
@@ -170,7 +175,9 @@ const tryCut = (
   const outside = (c: number) => Fences.spanAt(spans, c) === undefined
   const nonBlank = (c: number) => text.slice(pos, c).trim() !== ""
   const find = (pred: (c: number) => boolean): number | undefined => {
-    for (let c = windowEnd; c > pos; c--) if (pred(c) && outside(c) && nonBlank(c)) return c
+    for (let c = windowEnd; c > pos; c--) if (pred(c) && outside(c) && nonBlank(c) && Tables.spanAt(tables, c) === undefined) return c
+    // nothing outside the tables: a cut inside one rather than a hard cut
+    if (tables.length > 0) for (let c = windowEnd; c > pos; c--) if (pred(c) && outside(c) && nonBlank(c)) return c
     return undefined
   }
   const isNl = (c: number) => text[c] === "\n"

@@ -181,3 +181,37 @@ describe("OutboundSplitter", () => {
     expect(out.join("\n")).toBe(text)
   })
 })
+
+describe("OutboundSplitter keeps tables together", () => {
+  const cell = fc.stringMatching(/^[a-z0-9]{1,10}$/)
+  const table = fc
+    .record({ cols: fc.integer({ min: 2, max: 4 }), rows: fc.integer({ min: 1, max: 8 }) })
+    .chain(({ cols, rows }) =>
+      fc.array(fc.array(cell, { minLength: cols, maxLength: cols }), { minLength: rows + 1, maxLength: rows + 1 }).map((grid) =>
+        [`| ${grid[0]!.join(" | ")} |`, `|${" --- |".repeat(cols)}`, ...grid.slice(1).map((r) => `| ${r.join(" | ")} |`)].join("\n")
+      )
+    )
+  const withTables = fc
+    .array(fc.oneof({ weight: 2, arbitrary: paragraph }, { weight: 1, arbitrary: table }), { minLength: 2, maxLength: 8 })
+    .map((blocks) => ({ text: blocks.join("\n\n"), tables: blocks.filter((b) => b.startsWith("| ")) }))
+
+  it("a table that fits in one message is never cut; nothing is lost (property)", () => {
+    fc.assert(
+      fc.property(withTables, fc.integer({ min: 120, max: 600 }), fc.constantFrom<OutboundSplitter.ChunkMode>("length", "newline"), ({ text, tables }, limit, chunkMode) => {
+        const parts = OutboundSplitter.split(text, { limit, chunkMode })
+        expect(parts.every((p) => p.length <= limit)).toBe(true)
+        expect(parts.join("").replace(/\s+/g, "")).toBe(text.replace(/\s+/g, ""))
+        for (const t of tables) if (t.length <= limit) expect(parts.some((p) => p.includes(t))).toBe(true)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("the cut moves before a table that would not fit in the rest of the message", () => {
+    const intro = "Here is the comparison you asked for, with the numbers from last week."
+    const table = ["| cache | hit rate | p99 |", "| --- | --- | --- |", "| none | 0% | 240 ms |", "| lru | 81% | 35 ms |", "| arc | 86% | 31 ms |"].join("\n")
+    const parts = OutboundSplitter.split(`${intro}\n\n${table}\n\nThat is all.`, { limit: 140 })
+    expect(parts[0]).toBe(intro)
+    expect(parts[1]!.startsWith(table)).toBe(true)
+  })
+})
