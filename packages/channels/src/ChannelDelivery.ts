@@ -152,7 +152,7 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     return Math.max(c.length / cap, caps.maxBytes === undefined ? 0 : OutboundSplitter.utf8Length(c) / caps.maxBytes)
   }
   /**
-   * A preview of a long reply: its newest text within `cap` once rendered, cut on a grapheme
+   * A preview: its open inline markup closed (Markdown.closeOpen); of a long reply, its newest text within `cap` once rendered, cut on a grapheme
    * boundary; cut inside a code fence, the fence's opener line is put back so the tail still renders as code.
    */
   const fitPreview = (text: string, cap: number): { readonly text: string; readonly out: OutboundText } => {
@@ -166,11 +166,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     }
     let room = cap
     let shown = tail(room)
-    let out = outbound(shown)
+    let out = outbound(Markdown.closeOpen(shown))
     for (let i = 0, over = overBy(out, cap); i < 4 && over > 1; i++, over = overBy(out, cap)) {
       room = Math.floor((room / over) * 0.97)
       shown = tail(room)
-      out = outbound(shown)
+      out = outbound(Markdown.closeOpen(shown))
     }
     return { text: shown, out }
   }

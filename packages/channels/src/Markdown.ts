@@ -6,7 +6,8 @@
  *   (every reserved character escaped with `\`, inside code only `` ` `` and `\`, inside a link
  *   URL only `)` and `\`);
  * - Slack mrkdwn (`*bold*`, `_italic_`, `~strike~`, `<url|text>`, `&`, `<`, `>` as entities);
- * - Discord markdown (passed through: Discord renders standard Markdown);
+ * - Discord markdown (`**bold**`, `*italic*`, `~~strike~~`, masked links, fences; markdown
+ *   characters in text escaped with `\`);
  * - WhatsApp (`*bold*`, `_italic_`, `~strike~`, ```` ``` ```` monospace, links as `text (url)`);
  * - plain text for Signal (markers removed, links as `text (url)`), also the Telegram fallback
  *   when the API rejects the formatting.
@@ -16,8 +17,11 @@
  * dialect: escapes (`2 \* 3`), `***both***`,
  * emphasis across a soft line break, autolinks (`<https://…>`), images (`alt (url)` / a link),
  * reference links and tables all read as a Markdown viewer shows them. Headings become bold lines,
- * bullets `•`, task items ☐/☑, and a table a monospace block with aligned columns (everywhere but
- * Discord, which renders Markdown itself). Blocks keep the blank lines the source had between them.
+ * bullets `•`, task items ☐/☑, and a table a monospace block with aligned columns (Discord has no
+ * tables either). Blocks keep the blank lines the source had between them.
+ *
+ * {@link closeOpen} closes the inline markup a reply still being written has left open, so a
+ * preview renders the way the finished text will.
  *
  * @since 0.1.0
  */
@@ -53,9 +57,13 @@ const escapeV2Url = (s: string): string => s.replace(/[)\\]/g, (c) => "\\" + c)
 
 export const escapeSlack = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
+/** Discord: a backslash before any markdown character shows it as it is (Discord escapes any punctuation). */
+export const escapeDiscord = (s: string): string => s.replace(/[\\*_~`>#[\]]/g, (c) => "\\" + c)
+const discordCode = (s: string): string => (s.includes("`") ? "`` " + s + " ``" : "`" + s + "`")
+
 const linkText = (inner: string, url: string) => (inner === url || inner === "" ? url : `${inner} (${url})`)
 
-const renderers: Record<Exclude<Dialect, "discord">, Renderer> = {
+const renderers: Record<Dialect, Renderer> = {
   "telegram-html": {
     text: escapeHtml,
     code: (s) => `<code>${escapeHtml(s)}</code>`,
@@ -93,6 +101,19 @@ const renderers: Record<Exclude<Dialect, "discord">, Renderer> = {
     heading: (s) => `*${s}*`,
     quote: (lines) => lines.map((l) => "> " + l).join("\n"),
     fence: (_lang, body) => "```\n" + escapeSlack(body) + "\n```",
+    bullet: "•"
+  },
+  // Discord's markdown: masked links, ~~strike~~, fences with a language; no tables (a monospace block) or images (a link).
+  discord: {
+    text: escapeDiscord,
+    code: discordCode,
+    bold: (s) => `**${s}**`,
+    italic: (s) => `*${s}*`,
+    strike: (s) => `~~${s}~~`,
+    link: (s, url, plain) => (plain === url || plain === "" ? url : `[${s}](<${url}>)`),
+    heading: (s) => `**${s}**`,
+    quote: (lines) => lines.map((l) => "> " + l).join("\n"),
+    fence: (lang, body) => "```" + lang.replace(/[^A-Za-z0-9_+-]/g, "") + "\n" + body.replace(/```/g, "`\u200b``") + "\n```",
     bullet: "•"
   },
   whatsapp: {
@@ -261,12 +282,10 @@ const table = (t: Mdast.Table, ctx: Ctx): string => {
 /** The syntax tree of `markdown` (CommonMark, GFM tables, strikethrough and task items). */
 export const parse = (markdown: string): Mdast.Root => Tree.parse(markdown)
 
-const renderTree = (root: Mdast.Root, markdown: string, dialect: Dialect): string =>
-  dialect === "discord" ? markdown : blocks(root.children, { r: renderers[dialect] })
+const renderTree = (root: Mdast.Root, dialect: Dialect): string => blocks(root.children, { r: renderers[dialect] })
 
-/** Renders Markdown into `dialect`. Discord gets the text unchanged. */
-export const render = (markdown: string, dialect: Dialect): string =>
-  dialect === "discord" ? markdown : renderTree(parse(markdown), markdown, dialect)
+/** Renders Markdown into `dialect`. */
+export const render = (markdown: string, dialect: Dialect): string => renderTree(parse(markdown), dialect)
 
 /** Plain text (Signal; Telegram's fallback when its entity parser rejects a message). */
 export const toPlain = (markdown: string): string => render(markdown, "plain")
@@ -274,6 +293,63 @@ export const toPlain = (markdown: string): string => render(markdown, "plain")
 /** `render(markdown, dialect)` and `toPlain(markdown)` from one parse (what a channel sends). */
 export const renderWithPlain = (markdown: string, dialect: Dialect): { readonly formatted: string; readonly plain: string } => {
   const root = parse(markdown)
-  const plain = renderTree(root, markdown, "plain")
-  return { formatted: dialect === "plain" ? plain : renderTree(root, markdown, dialect), plain }
+  const plain = renderTree(root, "plain")
+  return { formatted: dialect === "plain" ? plain : renderTree(root, dialect), plain }
+}
+
+const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c)
+const isSpace = (c: string | undefined) => c === undefined || /\s/.test(c)
+
+/**
+ * The text of a reply still being written with the inline markup it has left open closed at its
+ * end: `Use **only th` → `Use **only th**`, an open code span closed, `~~` closed, so a preview shows
+ * bold text instead of literal stars. Only the last paragraph is looked at; inside an unclosed code
+ * fence nothing is changed (the parser ends the fence at the end anyway). An opener counts only at
+ * the start of a word (`2*3` is not emphasis being written).
+ */
+export const closeOpen = (markdown: string): string => {
+  const lastFence = /^[ \t]{0,3}(`{3,}|~{3,})/gm
+  let fences = 0
+  for (const _ of markdown.matchAll(lastFence)) fences++
+  if (fences % 2 === 1) return markdown
+  const from = markdown.lastIndexOf("\n\n") + 1
+  const para = markdown.slice(from)
+  const stack: Array<string> = []
+  let code = 0 // length of the open code span's backtick run
+  for (let i = 0; i < para.length; ) {
+    const c = para[i]!
+    if (c === "\\" && code === 0) {
+      i += 2
+      continue
+    }
+    let n = 1
+    while (para[i + n] === c) n++
+    if (c === "`") {
+      if (code === 0) code = n
+      else if (code === n) code = 0
+    } else if (code === 0 && (c === "*" || c === "_" || (c === "~" && n === 2))) {
+      const before = para[i - 1]
+      const after = para[i + n]
+      let left = n
+      // a closing run closes the openers it covers (`***` after `*` and `**`), or part of a longer
+      // opener (`**` after `***` leaves `*` open)
+      if (!isSpace(before)) {
+        while (left > 0 && stack.length > 0 && stack[stack.length - 1]![0] === c) {
+          const top = stack[stack.length - 1]!
+          if (top.length <= left) {
+            left -= top.length
+            stack.pop()
+          } else {
+            stack[stack.length - 1] = c.repeat(top.length - left)
+            left = 0
+          }
+        }
+      }
+      if (left > 0 && left === n && !isSpace(after) && !isWordChar(before)) stack.push(c.repeat(n))
+    }
+    i += n
+  }
+  if (code === 0 && stack.length === 0) return markdown
+  const body = markdown.trimEnd()
+  return body + (code > 0 ? "`".repeat(code) : "") + stack.reverse().join("")
 }

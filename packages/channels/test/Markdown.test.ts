@@ -149,9 +149,55 @@ describe("Markdown", () => {
     expect(Markdown.render("## Plan\n~~old~~", "slack")).toBe("*Plan*\n~old~")
   })
 
-  it("renders WhatsApp formatting, Discord unchanged, Signal plain", () => {
+  it("renders WhatsApp formatting, Discord markdown, Signal plain", () => {
     expect(Markdown.render("**b** _i_ ~~s~~ [t](https://x.y)\n```\ncode\n```", "whatsapp")).toBe("*b* _i_ ~s~ t (https://x.y)\n```code```")
-    expect(Markdown.render("**b** ||spoiler|| # not a heading", "discord")).toBe("**b** ||spoiler|| # not a heading")
+    // Discord: its own markers, spoilers kept, markdown characters in text escaped, masked links without embeds
+    expect(Markdown.render("**b** ||spoiler|| 2 \\* 3 # not a heading", "discord")).toBe("**b** ||spoiler|| 2 \\* 3 \\# not a heading")
+    expect(Markdown.render("_i_ ~~s~~ [t](https://x.y) <https://a.b> ``x`y``", "discord")).toBe("*i* ~~s~~ [t](<https://x.y>) https://a.b `` x`y ``")
+    // Discord has no tables or images: a monospace block, a link
+    expect(Markdown.render("| a | b |\n|---|---|\n| 1 | 2 |", "discord")).toBe("```\na | b\n--+--\n1 | 2\n```")
+    expect(Markdown.render("![chart](https://x.y/c.png)", "discord")).toBe("[chart](<https://x.y/c.png>)")
+    expect(Markdown.render("```ts\nconst a = 1\n```", "discord")).toBe("```ts\nconst a = 1\n```")
     expect(Markdown.toPlain("# Hi\n**b** `c` [t](https://x.y)\n```py\nprint(1)\n```")).toBe("Hi\nb c t (https://x.y)\nprint(1)")
+  })
+
+  it("closeOpen: a preview of a reply still being written shows its open emphasis and code as they will look", () => {
+    expect(Markdown.closeOpen("Use **only th")).toBe("Use **only th**")
+    expect(Markdown.render(Markdown.closeOpen("Use **only th"), "telegram-html")).toBe("Use <b>only th</b>")
+    expect(Markdown.closeOpen("run `npm i")).toBe("run `npm i`")
+    expect(Markdown.closeOpen("**bold *and it")).toBe("**bold *and it***")
+    expect(Markdown.render(Markdown.closeOpen("**bold *and it"), "plain")).toBe("bold and it")
+    expect(Markdown.closeOpen("~~gone ")).toBe("~~gone~~")
+    // nothing open, or not an opener: unchanged
+    for (const t of ["done **bold** here", "2*3 = 6", "snake_case_na", "* item", "a ** b", "```ts\nconst a = `x", "\\*not"]) {
+      expect(Markdown.closeOpen(t)).toBe(t)
+    }
+  })
+
+  it("property: every prefix of a reply, closed, shows a prefix of what the finished reply shows (no stray markers)", () => {
+    const word = fc.constantFrom("word", "é", "中文", "2", "a.b", "snake_case", "(p)")
+    const { inline } = fc.letrec((tie) => ({
+      inline: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        word,
+        fc.tuple(tie("inline"), tie("inline")).map(([a, b]) => `${a} ${b}`),
+        tie("inline").map((x) => `**${x}**`),
+        tie("inline").map((x) => `*${x}*`),
+        word.map((w) => `~~${w}~~`),
+        word.map((w) => `\`${w}\``)
+      )
+    })) as { inline: fc.Arbitrary<string> }
+    const squeeze = (x: string) => x.replace(/\s/g, "")
+    fc.assert(
+      fc.property(fc.array(inline, { minLength: 1, maxLength: 4 }).map((ps) => ps.join("\n\n")), (md) => {
+        const full = squeeze(Markdown.toPlain(md))
+        // cut after each word, as a stream of tokens would
+        for (const m of md.matchAll(/\S(?=\s|$)/g)) {
+          const shown = squeeze(Markdown.toPlain(Markdown.closeOpen(md.slice(0, m.index + 1))))
+          expect(full.startsWith(shown), JSON.stringify(md.slice(0, m.index + 1))).toBe(true)
+        }
+      }),
+      { numRuns: 300 }
+    )
   })
 })
