@@ -108,9 +108,22 @@ export class FakeTelegram {
 
   /** A user writes to the bot (delivered through getUpdates, or use `update()` for a webhook body). */
   pushMessage(m: { chatId: number; text: string; fromId?: number; type?: string; threadId?: number }): void {
-    this.updates.push(this.update(m))
+    const u = this.update(m)
+    this.everything.push(u)
+    this.updates.push(u)
     for (const w of this.waiters.splice(0)) w()
   }
+  private everything: Array<{ update_id: number; message?: unknown }> = []
+
+  /** Every update pushed so far is pending again, as when a bot restarts before its offset was
+   * confirmed (the next getUpdates from offset 0 returns them all). Returns how many. */
+  replayAll(): number {
+    this.updates = [...this.everything]
+    this.updatesServed = 0
+    return this.updates.length
+  }
+  /** Updates returned by getUpdates since the last `replayAll`. */
+  updatesServed = 0
 
   /** The user presses the stop button of draft `draftId` in a private chat: a
    * `stopped_message_generation` update, delivered only to a bot that asked for it in `allowed_updates`
@@ -238,6 +251,8 @@ export class FakeTelegram {
         })
       }
     }
-    return { status: 200, body: { ok: true, result: this.updates.filter((u) => u.update_id >= offset) } }
+    const result = this.updates.filter((u) => u.update_id >= offset)
+    this.updatesServed += result.length
+    return { status: 200, body: { ok: true, result } }
   }
 }

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { FakeTelegram } from "@sluice/channels/fakes/FakeTelegram"
-import { Effect, Exit, Fiber } from "effect"
+import { Conversations, Model } from "@sluice/core"
+import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
+import { Effect, Exit, Fiber, Layer } from "effect"
 import { Gateway } from "../src/index.js"
 
 const waitFor = async (ok: () => boolean, ms: number, what: string) => {
@@ -41,6 +43,57 @@ describe("Gateway.run with channel accounts in the config file", () => {
       expect(JSON.stringify(list)).not.toContain("telegram:support:42") // another principal's conversation
       const exit = await Effect.runPromise(Fiber.interrupt(fiber))
       expect(Exit.isInterrupted(exit)).toBe(true)
+    } finally {
+      delete process.env.SLUICE_TEST_TG_TOKEN
+      await tg.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("restarted on the same data directory, long polling from offset 0 again answers nothing twice", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-runch-"))
+    const tg = await new FakeTelegram("123:abc", { floodIntervalMs: 0 }).start()
+    process.env.SLUICE_TEST_TG_TOKEN = "123:abc"
+    const start = async () => {
+      let info: Gateway.Info | undefined
+      const fiber = Effect.runFork(
+        Gateway.run({ port: 0, dataDir: join(dir, "data"), configFile: join(dir, "sluice.json"), announce: false, tokens: [], onListening: (i) => (info = i) })
+      )
+      await waitFor(() => info !== undefined || fiber.unsafePoll() !== null, 20_000, "the gateway")
+      expect(fiber.unsafePoll()).toBeNull()
+      return fiber
+    }
+    try {
+      writeFileSync(
+        join(dir, "sluice.json"),
+        JSON.stringify({
+          model: { provider: "offline", offline: { tokensPerSecond: 0, words: 20 } },
+          channels: { telegram: { token: "$SLUICE_TEST_TG_TOKEN", baseUrl: tg.url, streamMode: "off", blockStreaming: false } }
+        })
+      )
+      const first = await start()
+      tg.pushMessage({ chatId: 42, text: "first" })
+      tg.pushMessage({ chatId: 42, text: "second" })
+      await waitFor(() => tg.sent.filter((m) => m.chatId === 42).length >= 2, 20_000, "two replies")
+      await Effect.runPromise(Fiber.interrupt(first))
+      // The restart polls from offset 0 and gets both messages again (their offset never confirmed).
+      expect(tg.replayAll()).toBe(2)
+      const second = await start()
+      await waitFor(() => tg.updatesServed >= 2, 20_000, "the old updates served again")
+      tg.pushMessage({ chatId: 42, text: "third" })
+      await waitFor(() => tg.sent.filter((m) => m.chatId === 42).length >= 3, 20_000, "the third reply")
+      await new Promise((r) => setTimeout(r, 500))
+      // Answered once each: the two replayed messages were recognised by their message ids.
+      await Effect.runPromise(Fiber.interrupt(second))
+      // The conversation holds each message once, and nothing answered them twice.
+      const history = await Effect.runPromise(
+        Effect.flatMap(Conversations.Conversations, (c) => c.history("telegram:default:42")).pipe(
+          Effect.provide(SqliteStore.layerConversations({ dataDir: join(dir, "data") }).pipe(Layer.provide(Model.layerScripted({})))),
+          Effect.scoped
+        )
+      )
+      expect(history.filter((m) => m.role === "user").map((m) => m.text)).toEqual(["first", "second", "third"])
+      expect(tg.sent.filter((m) => m.chatId === 42)).toHaveLength(3)
     } finally {
       delete process.env.SLUICE_TEST_TG_TOKEN
       await tg.close()
