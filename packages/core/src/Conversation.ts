@@ -26,6 +26,23 @@ export interface SendOptions {
    * nothing. Keys are remembered for the conversation's lifetime.
    */
   readonly clientMessageId?: string | undefined
+  /**
+   * This turn's model request, for clients that send the whole exchange each time (the
+   * OpenAI-compatible endpoint): `context` turns come before the conversation's own messages,
+   * `system` replaces the conversation's prompt, the rest are passed to the model. Such a turn is
+   * never collected into another one.
+   */
+  readonly request?: TurnRequest | undefined
+}
+
+export interface TurnRequest {
+  readonly system?: string | undefined
+  readonly context?: ReadonlyArray<{ readonly role: "user" | "assistant"; readonly content: string }> | undefined
+  readonly model?: string | undefined
+  readonly maxTokens?: number | undefined
+  readonly temperature?: number | undefined
+  readonly topP?: number | undefined
+  readonly stopSequences?: ReadonlyArray<string> | undefined
 }
 
 export interface Accepted {

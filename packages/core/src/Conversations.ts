@@ -43,7 +43,8 @@ export {
   MessageStatus,
   QueueMode,
   type Regenerated,
-  type SendOptions
+  type SendOptions,
+  type TurnRequest
 } from "./Conversation.js"
 export {
   ConversationBusy,

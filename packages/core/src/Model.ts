@@ -75,7 +75,12 @@ export const ModelRequest = Schema.Struct({
   /** Model id; the implementation's configured default when absent. */
   model: Schema.optional(Schema.String),
   maxTokens: Schema.optional(Schema.Int),
-  thinking: Schema.optional(Thinking)
+  thinking: Schema.optional(Thinking),
+  /** Sampling, passed to the model as given (Anthropic `temperature`, `top_p`). */
+  temperature: Schema.optional(Schema.Number),
+  topP: Schema.optional(Schema.Number),
+  /** Text that ends the reply when the model writes it (Anthropic `stop_sequences`). */
+  stopSequences: Schema.optional(Schema.Array(Schema.String))
 })
 export type ModelRequest = typeof ModelRequest.Type
 

@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { Usage } from "./ModelEvent.js"
 
 const Envelope = {
   /** Per conversation, strictly increasing by 1 from 1. */
@@ -58,7 +59,10 @@ const fields = {
     text: Schema.String,
     interrupted: Schema.optional(Schema.Boolean),
     /** The model that wrote the reply, as its stream said (absent when none answered). */
-    model: Schema.optional(Schema.String)
+    model: Schema.optional(Schema.String),
+    /** Tokens the reply's attempt used, and why the model stopped (`end_turn`, `max_tokens`, `stop_sequence`). */
+    usage: Schema.optional(Usage),
+    stopReason: Schema.optional(Schema.String)
   },
   /**
    * Output already published is void: every Block, Draft and ReasoningDelta of this run with

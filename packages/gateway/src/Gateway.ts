@@ -51,6 +51,8 @@ export interface Options {
    * reasoning levels' built-in models. `run` takes them from the config (`Config.modelChoices`).
    */
   readonly models?: ReadonlyArray<string> | undefined
+  /** Model names OpenAI clients may ask for, each to the model that answers (`model.aliases`). */
+  readonly modelAliases?: Readonly<Record<string, string>> | undefined
   /** Extra routes merged into the server (e.g. channel webhooks: `Webhooks.layer`). */
   readonly routes?:
     | Layer.Layer<never, never, HttpLayerRouter.HttpRouter | Conversations.Conversations | Model.Model>
@@ -166,7 +168,8 @@ export const layer = (
         settings: options.settings,
         modelName: model.name,
         offline: /offline/i.test(model.name),
-        models: options.models ?? CoreConfig.modelChoices(CoreConfig.decodeSync({}))
+        models: options.models ?? CoreConfig.modelChoices(CoreConfig.decodeSync({})),
+        modelAliases: options.modelAliases ?? {}
       }
       const state = yield* State.make(resolved, Auth.make(tokens))
       const hub = yield* WsHub.make(state)
@@ -232,6 +235,7 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
     dataDir: options.dataDir ?? nonEmpty(env.SLUICE_DATA_DIR) ?? section.dataDir ?? "./.data",
     tokens: options.tokens ?? envTokens ?? section.tokens ?? [],
     models: options.models ?? CoreConfig.modelChoices(config),
+    modelAliases: options.modelAliases ?? config.model?.aliases ?? {},
     limits: { ...section.limits, ...options.limits }
   }
 }

@@ -275,6 +275,8 @@ export const ModelSection = section({
   provider: opt(literal("auto", "anthropic", "offline")),
   /** Claude model id for every request (overrides the reasoning levels' models). */
   model: opt(NonEmptyString),
+  /** Names OpenAI clients may ask for, each to the Claude model that answers it (`"gpt-4o": "claude-sonnet-5-5"`). */
+  aliases: opt(map(NonEmptyString, "aliases")),
   maxTokens: opt(PositiveInt),
   thinking: opt(ThinkingSetting),
   timeouts: opt(section({ firstTokenMs: opt(PositiveInt), idleMs: opt(PositiveInt), totalMs: opt(PositiveInt) })),

@@ -43,11 +43,12 @@ export const body = <A, I>(state: State, schema: Schema.Schema<A, I>) =>
     const req = yield* HttpServerRequest.HttpServerRequest
     const max = state.options.limits.maxBodyBytes
     const declared = Number(req.headers["content-length"] ?? "NaN")
-    const tooLarge = Requests.refused("PayloadTooLarge", `request body over ${max} bytes`, 413)
-    if (declared > max) return yield* Effect.fail(tooLarge)
+    // Built only when refused: building it counts it in sluice_errors_total.
+    const tooLarge = () => Requests.refused("PayloadTooLarge", `request body over ${max} bytes`, 413)
+    if (declared > max) return yield* Effect.fail(tooLarge())
     const text = yield* req.text.pipe(
       HttpIncomingMessage.withMaxBodySize(Option.some(max)),
-      Effect.mapError(() => tooLarge)
+      Effect.mapError(() => tooLarge())
     )
     let json: unknown
     try {
@@ -115,7 +116,7 @@ export const routes = (state: State) => {
         const request = yield* HttpServerRequest.HttpServerRequest
         const header = request.headers["idempotency-key"]
         const key = b.clientMessageId ?? (header !== undefined && header !== "" ? header.slice(0, 200) : undefined)
-        const accepted = yield* Requests.send(state, who, id, b.text, b.queueMode, key)
+        const accepted = yield* Requests.send(state, who, id, b.text, { queueMode: b.queueMode, clientMessageId: key })
         return json(accepted, 202)
       })
     )

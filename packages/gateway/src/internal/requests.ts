@@ -60,33 +60,50 @@ export const checkOwner = (state: State, principal: string, conversationId: stri
     })
   )
 
+export interface SendExtras {
+  readonly queueMode?: Conversations.QueueMode | undefined
+  readonly clientMessageId?: string | undefined
+  /** The turn's own model request (the OpenAI endpoint's context, system and sampling). */
+  readonly request?: Conversations.TurnRequest | undefined
+}
+
+/**
+ * Sends `text` as `principal`: owner and run-cap checks, then the send. The cap check and the
+ * tracking of the accepted send happen under one permit, so a burst of sends (on any transports)
+ * never starts more runs than the cap allows. Blank text is refused.
+ */
 export const send = (
   state: State,
   principal: string,
   conversationId: string,
   text: string,
-  queueMode?: Conversations.QueueMode,
-  clientMessageId?: string
+  extras: SendExtras = {}
 ): Effect.Effect<Conversations.Accepted, Refused> =>
   Effect.gen(function* () {
     if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
+    if (text.trim() === "") return yield* Effect.fail(refused("BadFrame", "text: must not be empty or only whitespace", 400))
     yield* checkOwner(state, principal, conversationId, true)
-    yield* checkRunCap(state, principal, conversationId)
-    const accepted = yield* state.conversations
-      .send(conversationId, text, {
-        owner: principal,
-        ...(queueMode !== undefined ? { queueMode } : {}),
-        ...(clientMessageId !== undefined ? { clientMessageId } : {}),
-        ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+    return yield* state.admission.withPermits(1)(
+      Effect.gen(function* () {
+        yield* checkRunCap(state, principal, conversationId)
+        const accepted = yield* state.conversations
+          .send(conversationId, text, {
+            owner: principal,
+            ...(extras.queueMode !== undefined ? { queueMode: extras.queueMode } : {}),
+            ...(extras.clientMessageId !== undefined ? { clientMessageId: extras.clientMessageId } : {}),
+            ...(extras.request !== undefined ? { request: extras.request } : {}),
+            ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+          })
+          .pipe(
+            Effect.catchTags({
+              MailboxFull: (e) => Effect.fail(mailboxFull(e)),
+              StoreError: (e) => Effect.fail(storeFailure(e))
+            })
+          )
+        yield* state.track(conversationId, principal, accepted)
+        return accepted
       })
-      .pipe(
-        Effect.catchTags({
-          MailboxFull: (e) => Effect.fail(mailboxFull(e)),
-          StoreError: (e) => Effect.fail(storeFailure(e))
-        })
-      )
-    yield* state.track(conversationId, principal, accepted)
-    return accepted
+    )
   })
 
 export const stop = (state: State, principal: string, conversationId: string, runId?: string) =>

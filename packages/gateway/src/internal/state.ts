@@ -55,6 +55,8 @@ export interface Resolved {
   readonly offline: boolean
   /** What `update.model` accepts. */
   readonly models: ReadonlyArray<string>
+  /** OpenAI model names → the model that answers them. */
+  readonly modelAliases: Readonly<Record<string, string>>
 }
 
 export class ShuttingDown extends Error {}
@@ -76,6 +78,8 @@ export interface State {
   /** Conversations with a run in progress or queued, started through the gateway. */
   readonly runs: Map<string, RunInfo>
   readonly runsOf: (principal: string) => number
+  /** Held from a run-cap check to the accepted send being tracked, so the cap holds under a burst. */
+  readonly admission: Effect.Semaphore
   /** Starts following a conversation's runs after an accepted send (idempotent). */
   readonly track: (conversationId: string, principal: string, accepted: Conversations.Accepted) => Effect.Effect<void>
   /** Completed at the end of shutdown, when streams are closed (SSE bodies end). */
@@ -96,6 +100,7 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
     const runs = new Map<string, RunInfo>()
     const perPrincipal = new Map<string, number>()
     let stopping = false
+    const admission = yield* Effect.makeSemaphore(1)
 
     const adjust = (principal: string, d: number) => {
       const n = (perPrincipal.get(principal) ?? 0) + d
@@ -193,6 +198,7 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
       feed,
       runs,
       runsOf: (p) => perPrincipal.get(p) ?? 0,
+      admission,
       track,
       shutdown,
       isShuttingDown: () => stopping,

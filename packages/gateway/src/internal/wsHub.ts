@@ -279,7 +279,7 @@ export const make = (state: State, path = "/v1/ws") =>
           case "ping":
             return this.write({ type: "res", id: req.id, ok: true, result: { now: Date.now() } })
           case "send":
-            return this.respond(req.id, Requests.send(state, principal, req.conversationId, req.text, req.queueMode, req.clientMessageId))
+            return this.respond(req.id, Requests.send(state, principal, req.conversationId, req.text, { queueMode: req.queueMode, clientMessageId: req.clientMessageId }))
           case "stop":
             return this.respond(req.id, Requests.stop(state, principal, req.conversationId, req.runId))
           case "history":

@@ -388,6 +388,9 @@ export const toParams = (request: ModelRequest, o: Options) => ({
   max_tokens: request.maxTokens ?? o.maxTokens ?? DEFAULT_MAX_TOKENS,
   messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
   ...(request.system !== undefined ? { system: request.system } : {}),
+  ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+  ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+  ...(request.stopSequences !== undefined && request.stopSequences.length > 0 ? { stop_sequences: [...request.stopSequences] } : {}),
   ...toApiThinking(request.thinking ?? o.thinking),
   stream: true as const
 })

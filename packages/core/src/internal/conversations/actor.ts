@@ -12,7 +12,8 @@
  * @internal
  */
 import { Effect, type Deferred, type Fiber } from "effect"
-import type { ConversationRecord, MessageRecord, QueueMode, RunRecord } from "../../Conversation.js"
+import type { ConversationRecord, MessageRecord, QueueMode, RunRecord, TurnRequest } from "../../Conversation.js"
+import type { Usage } from "../../ModelEvent.js"
 import type { ReplyEvent, RunEndReason } from "../../ReplyEvent.js"
 import type { StreamingSettings } from "../../StreamingSettings.js"
 import { Fanout } from "./fanout.js"
@@ -24,6 +25,8 @@ export interface Turn {
   level: number | undefined
   /** The actor's `epoch` when the turn was queued: a turn from before a delete never runs. */
   readonly epoch: number
+  /** The sender's own request options (context, system, sampling), if any. */
+  readonly request?: TurnRequest | undefined
 }
 
 export interface Run {
@@ -43,6 +46,9 @@ export interface Run {
   raw: string
   /** The model the current attempt's stream says it is (its MessageStart). */
   model: string | undefined
+  /** The current attempt's token usage (MessageStart, then MessageDelta) and why it stopped. */
+  usage?: Usage | undefined
+  modelStopReason?: string | undefined
 }
 
 export interface Actor {

@@ -55,26 +55,34 @@ export const make = (deps: {
     return ev
   }
 
-  const buildRequest = (a: A.Actor, runId: string) =>
+  const buildRequest = (a: A.Actor, turn: A.Turn) =>
     Effect.map(store.messages(a.id), (stored): ModelRequest => {
       const later = new Set(a.queue?.map((t) => t.runId))
       const messages: Array<ChatMessage> = []
+      const r = turn.request
+      // Consecutive turns of one role are one message (Anthropic wants them alternating).
+      const push = (role: ChatMessage["role"], content: string) => {
+        const last = messages[messages.length - 1]
+        if (last !== undefined && last.role === role) messages[messages.length - 1] = { role, content: `${last.content}\n\n${content}` }
+        else if (last !== undefined || role === "user" || r?.context !== undefined) messages.push({ role, content })
+      }
+      for (const m of r?.context ?? []) if (m.content !== "") push(m.role, m.content)
       for (const m of stored) {
         if (m.text === "" || m.status === "failed" || m.superseded === true) continue
         if (m.role === "user" && m.runId !== undefined && later.has(m.runId)) continue
-        if (m.role === "assistant" && m.runId === runId) continue
-        const last = messages[messages.length - 1]
-        if (last !== undefined && last.role === m.role) {
-          messages[messages.length - 1] = { role: m.role, content: `${last.content}\n\n${m.text}` }
-        } else if (last !== undefined || m.role === "user") {
-          messages.push({ role: m.role, content: m.text })
-        }
+        if (m.role === "assistant" && m.runId === turn.runId) continue
+        push(m.role, m.text)
       }
-      const system = a.system ?? options.system
+      const system = r?.system ?? a.system ?? options.system
+      const model = r?.model ?? a.model
       return {
         messages,
         ...(system === undefined ? {} : { system }),
-        ...(a.model === undefined ? {} : { model: a.model })
+        ...(model === undefined ? {} : { model }),
+        ...(r?.maxTokens === undefined ? {} : { maxTokens: r.maxTokens }),
+        ...(r?.temperature === undefined ? {} : { temperature: r.temperature }),
+        ...(r?.topP === undefined ? {} : { topP: r.topP }),
+        ...(r?.stopSequences === undefined ? {} : { stopSequences: r.stopSequences })
       }
     })
 
@@ -166,7 +174,7 @@ export const make = (deps: {
         A.markMessage(a, message)
         // The run is in the store before the request is built (the turn's messages already are:
         // a send is accepted only once committed).
-        const setup = yield* Effect.exit(Effect.zipRight(log.flush(a), buildRequest(a, turn.runId)))
+        const setup = yield* Effect.exit(Effect.zipRight(log.flush(a), buildRequest(a, turn)))
         const settings = a.settings ?? StreamingSettings.defaults
         const tracker = Reasoning.track(plan)
         const progress = (u: Reasoning.Update | undefined) => {
@@ -184,6 +192,12 @@ export const make = (deps: {
                   else if (ev._tag === "MessageStart") {
                     run.raw = ""
                     run.model = ev.model
+                    run.usage = ev.usage
+                    run.modelStopReason = undefined
+                  } else if (ev._tag === "MessageDelta") {
+                    // cumulative on the wire; the input count may only be in the MessageStart
+                    run.usage = { ...ev.usage, inputTokens: Math.max(ev.usage.inputTokens, run.usage?.inputTokens ?? 0) }
+                    run.modelStopReason = ev.stopReason ?? undefined
                   } else if (ev._tag === "Rollback") run.raw = ""
                   progress(tracker.next(ev))
                 }
@@ -272,8 +286,12 @@ export const make = (deps: {
 }
 
 /** A Final with the model that wrote it, when its stream named one. */
-const withModel = <F extends { readonly _tag: "Final" }>(run: A.Run, final: F): F =>
-  run.model === undefined ? final : { ...final, model: run.model }
+const withModel = <F extends { readonly _tag: "Final" }>(run: A.Run, final: F): F => ({
+  ...final,
+  ...(run.model === undefined ? {} : { model: run.model }),
+  ...(run.usage === undefined ? {} : { usage: run.usage }),
+  ...(run.modelStopReason === undefined ? {} : { stopReason: run.modelStopReason })
+})
 
 const isModelError = (u: unknown): u is ModelError.ModelError =>
   typeof u === "object" &&

@@ -86,8 +86,15 @@ export const make = (options: RuntimeOptions = {}) =>
         if (a.title === "") a.title = titleOf(text)
         const mode = a.queueMode
         // The worker takes turns under this lock too, so a queued turn stays queued until we are done.
-        const joined = mode === "collect" ? a.queue?.[a.queue.length - 1] : undefined
-        const turn: A.Turn = joined ?? { runId: randomUUID(), messages: [], level: undefined, epoch: a.epoch }
+        const last = a.queue?.[a.queue.length - 1]
+        const joined = mode === "collect" && opts.request === undefined && last?.request === undefined ? last : undefined
+        const turn: A.Turn = joined ?? {
+          runId: randomUUID(),
+          messages: [],
+          level: undefined,
+          epoch: a.epoch,
+          ...(opts.request === undefined ? {} : { request: opts.request })
+        }
         const messageId = randomUUID()
         const mark = a.pending.length
         const firstSeq = a.nextSeq
