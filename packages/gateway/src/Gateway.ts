@@ -234,6 +234,8 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
     port: options.port ?? (envPort !== undefined && Number.isInteger(envPort) ? envPort : undefined) ?? section.port ?? 8787,
     dataDir: options.dataDir ?? nonEmpty(env.SLUICE_DATA_DIR) ?? section.dataDir ?? "./.data",
     tokens: options.tokens ?? envTokens ?? section.tokens ?? [],
+    // Web and terminal clients get the config file's streaming keys (agents.defaults) like the channels do.
+    settings: options.settings ?? CoreConfig.resolve(config, {}),
     models: options.models ?? CoreConfig.modelChoices(config),
     modelAliases: options.modelAliases ?? config.model?.aliases ?? {},
     limits: { ...section.limits, ...options.limits }

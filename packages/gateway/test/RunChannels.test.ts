@@ -7,6 +7,7 @@ import { Conversations, Model } from "@sluice/core"
 import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { Gateway } from "../src/index.js"
+import { connect } from "./support/harness.js"
 
 const waitFor = async (ok: () => boolean, ms: number, what: string) => {
   const t0 = Date.now()
@@ -143,4 +144,37 @@ describe("Gateway.run limits from the config file", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+})
+
+describe("Gateway.run streaming settings from the config file", () => {
+  const runWith = async (config: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-runset-"))
+    const configFile = join(dir, "sluice.json")
+    writeFileSync(configFile, JSON.stringify(config))
+    let info: Gateway.Info | undefined
+    const fiber = Effect.runFork(Gateway.run({ port: 0, dataDir: join(dir, "data"), configFile, announce: false, tokens: [], onListening: (i) => (info = i) }))
+    await waitFor(() => info !== undefined || fiber.unsafePoll() !== null, 20_000, "the gateway")
+    try {
+      const ws = await connect(info!.wsUrl)
+      const res = await ws.request({ type: "send", conversationId: "set", text: "Tell me about canal locks in detail" })
+      expect(res.ok).toBe(true)
+      await ws.request({ type: "subscribe", conversationId: "set", fromSeq: 0 })
+      await ws.runEnded("set", 30_000)
+      const tags = ws.events("set").map((e) => e._tag as string)
+      ws.close()
+      return tags
+    } finally {
+      await Effect.runPromise(Fiber.interrupt(fiber))
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const offline = { provider: "offline", offline: { tokensPerSecond: 0, words: 300 } }
+
+  it("agents.defaults.blockStreamingDefault off reaches sends over the WebSocket: no Blocks, the Final whole", async () => {
+    const on = await runWith({ model: offline })
+    expect(on).toContain("Block")
+    const off = await runWith({ model: offline, agents: { defaults: { blockStreamingDefault: "off" } } })
+    expect(off).not.toContain("Block")
+    expect(off).toContain("Final")
+  }, 60_000)
 })
