@@ -142,6 +142,7 @@ export const ErrorCode = Schema.Literal(
   "Unauthorized",
   "Forbidden", // the conversation belongs to another principal
   "NotFound",
+  "MethodNotAllowed", // HTTP: the path is served with other methods (see the Allow header)
   "Conflict", // a run is going: regenerate / edit wait until it ends (or stop it)
   "RateLimited",
   "TooManyRuns",

@@ -23,6 +23,7 @@ import * as Discovery from "./Discovery.js"
 import * as Webhooks from "./Webhooks.js"
 import * as HttpRoutes from "./internal/http.js"
 import * as Manage from "./internal/manage.js"
+import * as Fallback from "./internal/fallback.js"
 import * as OpenAi from "./internal/openai.js"
 import * as State from "./internal/state.js"
 import * as WsHub from "./internal/wsHub.js"
@@ -200,6 +201,7 @@ export const layer = (
         HttpRoutes.routes(state),
         Manage.routes(state),
         OpenAi.routes(state),
+        Fallback.routes,
         options.routes ?? Layer.empty
       )
       return Layer.mergeAll(

@@ -161,8 +161,8 @@ export const routes = (state: State) => {
         const id = yield* conversationId
         yield* Requests.checkOwner(state, who, id, false)
         const raw = req.headers["last-event-id"] ?? new URL(req.url, "http://x").searchParams.get("fromSeq") ?? "0"
-        const fromSeq = Number.parseInt(raw, 10)
-        if (!Number.isFinite(fromSeq) || fromSeq < 0) {
+        const fromSeq = /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN
+        if (!Number.isSafeInteger(fromSeq)) {
           return yield* Effect.fail(Requests.refused("BadFrame", `Last-Event-ID / fromSeq must be a seq, got ${JSON.stringify(raw)}`, 400))
         }
         const stream = state.conversations.subscribe(id, { fromSeq }).pipe(Stream.map(sseEvent))
