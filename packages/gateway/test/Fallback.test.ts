@@ -48,3 +48,15 @@ describe("HEAD", () => {
     expect((await call("HEAD", "/nope")).status).toBe(404)
   })
 })
+
+describe("SSE resume cursor", () => {
+  it("Last-Event-ID must be a whole number: 12abc and -1 are 400s naming the header", async () => {
+    const sent = await fetch(`${gw.info.url}v1/conversations/cur/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) })
+    expect(sent.status).toBe(202)
+    for (const bad of ["12abc", "-1", "1.5", "abc"]) {
+      const res = await fetch(`${gw.info.url}v1/conversations/cur/events`, { headers: { "last-event-id": bad } })
+      expect(res.status, bad).toBe(400)
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain("Last-Event-ID")
+    }
+  })
+})
