@@ -16,7 +16,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Config as CoreConfig, type Conversations, Model } from "@sluice/core"
 import * as CoreRuntime from "@sluice/core/Runtime"
 import type { StreamingSettings } from "@sluice/core/StreamingSettings"
-import { Console, Context, Duration, Effect, Layer, Runtime } from "effect"
+import { Console, Context, Duration, Effect, Layer, Runtime, Schema } from "effect"
 import { type Channel, ChannelAccounts, ChannelHub } from "@sluice/channels"
 import * as Auth from "./Auth.js"
 import * as Discovery from "./Discovery.js"
@@ -233,7 +233,7 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
   return {
     ...options,
     host: options.host ?? nonEmpty(env.SLUICE_HOST) ?? section.host ?? "127.0.0.1",
-    port: options.port ?? (envPort !== undefined && Number.isInteger(envPort) ? envPort : undefined) ?? section.port ?? 8787,
+    port: options.port ?? envPort ?? section.port ?? 8787,
     dataDir: options.dataDir ?? nonEmpty(env.SLUICE_DATA_DIR) ?? section.dataDir ?? "./.data",
     tokens: options.tokens ?? envTokens ?? section.tokens ?? [],
     // Web and terminal clients get the config file's streaming keys (agents.defaults) like the channels do.
@@ -242,6 +242,17 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
     modelAliases: options.modelAliases ?? config.model?.aliases ?? {},
     limits: { ...section.limits, ...options.limits }
   }
+}
+const checkPort = (options: RunOptions, env: Record<string, string | undefined>, port: number) => {
+  const raw = env.SLUICE_PORT
+  if (options.port === undefined && raw !== undefined && raw !== "" && !/^\d{1,5}$/.test(raw.trim())) {
+    return Effect.fail(new InvalidPort({ message: `SLUICE_PORT must be a port number 0–65535, got ${JSON.stringify(raw)}` }))
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const from = options.port !== undefined ? "--port" : raw !== undefined && raw !== "" ? "SLUICE_PORT" : "gateway.port"
+    return Effect.fail(new InvalidPort({ message: `${from} must be a port number 0–65535, got ${port}` }))
+  }
+  return Effect.void
 }
 const nonEmpty = (s: string | undefined) => (s === undefined || s === "" ? undefined : s)
 
@@ -259,6 +270,7 @@ export const run = (options: RunOptions = {}) =>
   Effect.gen(function* () {
     const config = yield* loadConfig(options.configFile)
     const o = resolveRunOptions(options, config)
+    yield* checkPort(options, process.env, o.port)
     yield* checkBind(o.host, o.tokens)
     // Channel accounts with credentials in the config file run alongside the web clients.
     const adapters =
@@ -288,5 +300,30 @@ export const run = (options: RunOptions = {}) =>
           }
         })
       ).pipe(Layer.provideMerge(stack))
+    ).pipe(
+      Effect.catchTag("ServeError", (e) => Effect.fail(ListenFailed.from(o.host, o.port, e.cause)))
     )
   })
+
+/** The gateway could not listen: the address, why, and what to do. */
+export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
+  host: Schema.String,
+  port: Schema.Number,
+  message: Schema.String
+}) {
+  static from(host: string, port: number, cause: unknown): ListenFailed {
+    const code = (cause as { readonly code?: unknown } | undefined)?.code
+    const why =
+      code === "EADDRINUSE"
+        ? "the address is already in use (another gateway or program has the port); stop it or choose another port with --port or SLUICE_PORT (0 picks a free one)"
+        : code === "EACCES"
+          ? "permission denied (ports below 1024 need privileges); choose another port with --port"
+          : code === "EADDRNOTAVAIL"
+            ? "that address is not on this machine; check --host / SLUICE_HOST"
+            : String((cause as { readonly message?: unknown } | undefined)?.message ?? cause)
+    return new ListenFailed({ host, port, message: `cannot listen on ${host}:${port}: ${why}` })
+  }
+}
+
+/** A port from a flag, the environment or the config file must be a whole number 0–65535. */
+export class InvalidPort extends Schema.TaggedError<InvalidPort>()("InvalidPort", { message: Schema.String }) {}

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Config, type ConfigError, Effect, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, Effect, Layer, Option, Redacted } from "effect"
 import * as Model from "../Model.js"
 import * as client from "./internal/client.js"
 
@@ -33,7 +33,15 @@ export const layerConfig = (options: Options = {}): Layer.Layer<Model.Model, Con
   Layer.effect(
     Model.Model,
     Effect.gen(function* () {
-      const apiKey = yield* Config.redacted("ANTHROPIC_API_KEY")
+      // Config.redacted's own error says only "<redacted>": say what to do instead.
+      const apiKey = yield* Config.redacted("ANTHROPIC_API_KEY").pipe(
+        Effect.mapError(() =>
+          ConfigError.MissingData(
+            ["ANTHROPIC_API_KEY"],
+            'ANTHROPIC_API_KEY is not set: Claude needs an API key (export ANTHROPIC_API_KEY=…), or set "model": { "provider": "offline" } for the offline demo model'
+          )
+        )
+      )
       const baseURL = yield* Config.option(Config.string("ANTHROPIC_BASE_URL"))
       const model = yield* Config.option(Config.string("ANTHROPIC_MODEL"))
       return client.make({
