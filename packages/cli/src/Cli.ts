@@ -44,13 +44,16 @@ const configShow = Command.make(
   "show",
   {
     config: opts.configFile,
-    channel: Options.text("channel").pipe(Options.withDescription("Channel id (telegram, discord, slack, …)")),
+    channel: Options.text("channel").pipe(
+      Options.withDescription("Channel id (telegram, discord, slack, …); omitted: the settings web and terminal clients get"),
+      Options.optional
+    ),
     agent: opts.agent,
     account: opts.account,
     json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
   },
-  (args) => Effect.flatMap(lazy.config, (m) => m.show(args))
-).pipe(Command.withDescription("Print the effective streaming settings for a channel (and agent, account)"))
+  (args) => Effect.flatMap(lazy.config, (m) => m.show({ ...args, channel: Option.getOrUndefined(args.channel) }))
+).pipe(Command.withDescription("Print the effective streaming settings (of a channel, agent and account when given)"))
 
 const config = Command.make("config").pipe(
   Command.withDescription("Check a configuration file, show effective settings"),
@@ -113,7 +116,7 @@ const gateway = Command.make(
 const send = Command.make(
   "send",
   {
-    text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("The message")),
+    text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("The message; '-' reads it from stdin")),
     conversation: opts.conversation,
     json: Options.boolean("json").pipe(Options.withDescription("Print the reply events as NDJSON")),
     agent: opts.agent,
@@ -155,7 +158,9 @@ const isLogLevelArg = (a: string) => a === "--log-level" || a.startsWith("--log-
  */
 export const run = (args: ReadonlyArray<string>) => {
   // `sluice` alone prints the help
-  const argv = args.length === 0 ? ["--help"] : [...args]
+  // `-` (stdin) is the only positional of `send` / `preview`: given before options, @effect/cli would
+  // stop reading options at it, so it goes last.
+  const argv = args.length === 0 ? ["--help"] : args.includes("-") ? [...args.filter((a) => a !== "-"), "-"] : [...args]
   // Logs go to stderr; quiet (warnings) by default except for the long-running gateway.
   const defaultLevel = argv.find((a) => !a.startsWith("-")) === "gateway" ? LogLevel.Info : LogLevel.Warning
   const program = cli(["node", "sluice", ...argv])

@@ -43,3 +43,27 @@ describe("sluice gateway start-up errors", () => {
     expect(r.stderr).not.toContain("<redacted>")
   }, 60_000)
 })
+
+describe("CLI edges", () => {
+  it("send - reads the message from stdin (before or after the options); a blank one is a usage error", async () => {
+    using dir = tempDir()
+    const a = await sluice(["send", "-", "--data-dir", `${dir.path}/d`, "--json"], { input: "What is a canal lock?\n" })
+    expect(a.code).toBe(0)
+    const user = a.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { _tag: string; text?: string })
+      .find((e) => e._tag === "UserMessage")
+    expect(user?.text).toBe("What is a canal lock?")
+    const blank = await sluice(["send", "--data-dir", `${dir.path}/d`, "-"], { input: "  \n" })
+    expect(blank.code).toBe(ExitCode.Usage)
+    expect(blank.stderr).toContain("the message is empty")
+  }, 60_000)
+
+  it("config show without --channel shows what web and terminal clients get", async () => {
+    const r = await sluice(["config", "show"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("channel (none: web/terminal client)")
+    expect(r.stdout).toContain("text chunk limit")
+  }, 30_000)
+})

@@ -1,4 +1,4 @@
-/** `sluice config check [FILE]` and `sluice config show --channel NAME [--agent ID] [--account ID]`. */
+/** `sluice config check [FILE]` and `sluice config show [--channel NAME] [--agent ID] [--account ID]`. */
 import type { FileSystem } from "@effect/platform"
 import * as Config from "@sluice/core/Config"
 import { Console, Effect, Option } from "effect"
@@ -28,7 +28,7 @@ export const check = (args: CheckArgs): Effect.Effect<void, Config.ConfigError |
 
 export interface ShowArgs {
   readonly config: Option.Option<string>
-  readonly channel: string
+  readonly channel: string | undefined
   readonly agent: Option.Option<string>
   readonly account: Option.Option<string>
   readonly json: boolean

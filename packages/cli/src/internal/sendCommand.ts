@@ -1,7 +1,8 @@
-/** `sluice send TEXT [--conversation ID] [--json]`: one message, its reply on stdout, failure as exit code. */
+/** `sluice send TEXT|- [--conversation ID] [--json]`: one message (`-`: from stdin), its reply on stdout, failure as exit code. */
 import type { ReplyEvent } from "@sluice/core/ReplyEvent"
 import { Console, Effect, Stream } from "effect"
-import { ReplyFailed } from "./errors.js"
+import { ReplyFailed, UsageError } from "./errors.js"
+import { readStdin } from "./stdin.js"
 import * as OpenSession from "./openSession.js"
 
 export interface SendArgs extends OpenSession.SessionArgs {
@@ -44,8 +45,11 @@ const next = (messageId: string) => (o: Outcome, ev: ReplyEvent): Step => {
 export const send = (args: SendArgs) =>
   Effect.scoped(
     Effect.gen(function* () {
+      // `-` reads the message from stdin, as `preview -` does; a blank message is refused before connecting.
+      const text = args.text === "-" ? (yield* readStdin).trimEnd() : args.text
+      if (text.trim() === "") return yield* Effect.fail(new UsageError({ message: "the message is empty: give TEXT, or '-' with text on stdin" }))
       const session = yield* OpenSession.open(args)
-      const accepted = yield* session.send(args.text)
+      const accepted = yield* session.send(text)
       // The log from our UserMessage on: it names the run that answers it; follow that run to its end.
       const follow = next(accepted.messageId)
       const outcome = yield* session.events(accepted.seq - 1).pipe(
