@@ -60,7 +60,7 @@ describe("sluice: commands, help, exit codes", () => {
     const [port, unknown, missing, extra] = await Promise.all([
       sluice(["gateway", "--port", "abc"]),
       sluice(["frobnicate"]),
-      sluice(["config", "show"]),
+      sluice(["config", "show", "--channel"]), // a flag without its value
       sluice(["send"])
     ])
     expect(port.code).toBe(2)
