@@ -10,7 +10,7 @@ import { bin, cleanEnv, tempDir } from "./run.js"
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "")
 
 describe("sluice chat in a terminal", () => {
-  it("shows blocks as they arrive, Ctrl-C stops a reply without exiting, a second Ctrl-C quits; history shows on start", async () => {
+  it("shows blocks as they arrive, Ctrl-C stops a reply without exiting, a second Ctrl-C quits (twice in all); history shows on start", async () => {
     using dir = tempDir()
     const cmd = `${process.execPath} ${bin} chat --data-dir ${dir.path}/data --conversation pty`
     const start = () => {
@@ -51,9 +51,7 @@ describe("sluice chat in a terminal", () => {
       at = await t.waitFor("(reply stopped)", at)
       at = await t.waitFor("› ", at)
       expect(t.child.exitCode).toBe(null)
-      // 3. Ctrl-C at the prompt arms, the second quits
-      t.type("\x03")
-      at = await t.waitFor("press Ctrl-C again to quit", at)
+      // 3. the second Ctrl-C quits: twice in all, not three times
       t.type("\x03")
       expect(await t.exited).toBe(0)
     } finally {
@@ -64,8 +62,12 @@ describe("sluice chat in a terminal", () => {
     const again = start()
     try {
       await again.waitFor("you › how do retries work?", 0)
-      await again.waitFor("(interrupted)", 0)
-      again.type("\x04") // Ctrl-D quits
+      let at2 = await again.waitFor("(interrupted)", 0)
+      at2 = await again.waitFor("› ", at2)
+      // Ctrl-C at the prompt arms, the second quits
+      again.type("\x03")
+      await again.waitFor("press Ctrl-C again to quit", at2)
+      again.type("\x03")
       expect(await again.exited).toBe(0)
     } finally {
       again.child.kill("SIGKILL")

@@ -95,11 +95,12 @@ export const chat = (args: OpenSession.SessionArgs) =>
           yield* prompt
           continue
         }
-        const quit = yield* reply(session, text, style, tty, write, inputs, pending, (shown) => {
+        const ended = yield* reply(session, text, style, tty, write, inputs, pending, (shown) => {
           spinnerShown = shown
-        }).pipe(Effect.map((r) => r === "quit"))
-        if (quit) break
-        armed = false
+        })
+        if (ended === "quit") break
+        // A reply stopped by Ctrl-C said "Ctrl-C again quits": the next one does, at the prompt too.
+        armed = ended === "stopped"
         yield* prompt
       }
       yield* write("\n")
@@ -116,7 +117,7 @@ const reply = (
   inputs: Queue.Queue<Input>,
   pending: Array<Input>,
   setSpinner: (shown: boolean) => void
-): Effect.Effect<"done" | "quit"> =>
+): Effect.Effect<"done" | "stopped" | "quit"> =>
   Effect.gen(function* () {
     const accepted = yield* session.send(text).pipe(Effect.either)
     if (accepted._tag === "Left") {
@@ -174,5 +175,5 @@ const reply = (
     }
     if (spinner !== undefined) yield* Fiber.interrupt(spinner)
     yield* write("") // clears the spinner line if it is showing
-    return "done" as const
+    return stopping ? ("stopped" as const) : ("done" as const)
   })
