@@ -67,3 +67,41 @@ describe("CLI edges", () => {
     expect(r.stdout).toContain("text chunk limit")
   }, 30_000)
 })
+
+describe("config check checks values, not only shapes", () => {
+  it("min above max is an error, ignored keys and limits above the platform's are warnings, JSON errors give line and column", async () => {
+    using dir = tempDir()
+    const bad = `${dir.path}/bad.json`
+    writeFileSync(
+      bad,
+      JSON.stringify(
+        {
+          agents: { defaults: { blockStreamingChunk: { minChars: 900, maxChars: 300 }, humanDelay: { mode: "natural", minMs: 10 } } },
+          channels: { telegram: { textChunkLimit: 9000 }, discord: { draftChunk: { minChars: 10, maxChars: 5 } } },
+          gateway: { host: "0.0.0.0" }
+        },
+        null,
+        2
+      )
+    )
+    const r = await sluice(["config", "check", bad])
+    expect(r.code).toBe(ExitCode.InvalidConfig)
+    expect(r.stderr).toContain("agents.defaults.blockStreamingChunk.minChars: minChars (900) is above maxChars (300)")
+    expect(r.stderr).toContain("channels.discord.draftChunk.minChars: minChars (10) is above maxChars (5)")
+    expect(r.stderr).toContain('warning: agents.defaults.humanDelay.minMs: ignored: humanDelay.mode is "natural"')
+    expect(r.stderr).toContain("warning: channels.telegram.textChunkLimit: 9000 is above telegram's limit of 4000")
+    expect(r.stderr).toContain("warning: gateway.host: 0.0.0.0 is not loopback")
+
+    const warnOnly = `${dir.path}/warn.json`
+    writeFileSync(warnOnly, JSON.stringify({ channels: { telegram: { textChunkLimit: 9000 } } }))
+    const w = await sluice(["config", "check", warnOnly])
+    expect(w.code).toBe(0)
+    expect(w.stdout).toContain("valid (0 agents; channels: telegram) with 1 warning")
+
+    const syntax = `${dir.path}/syntax.json`
+    writeFileSync(syntax, '{\n  "agents": {\n    "defaults": { ,}\n}\n')
+    const s = await sluice(["config", "check", syntax])
+    expect(s.code).toBe(ExitCode.InvalidConfig)
+    expect(s.stderr).toMatch(/not valid JSON: .* at line 3, column 19/)
+  }, 60_000)
+})

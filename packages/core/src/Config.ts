@@ -40,6 +40,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { resolve as resolveInternal, type Target } from "./internal/configResolve.js"
+import * as Lint from "./internal/configLint.js"
 import * as runtime from "./internal/configRuntime.js"
 import * as S from "./internal/configSchema.js"
 import type { StreamingSettings } from "./StreamingSettings.js"
@@ -120,6 +121,21 @@ export const decode = (input: unknown, file?: string): Effect.Effect<Config, Con
 /** Synchronous variant of `decode`, throwing the `ConfigError`. */
 export const decodeSync = (input: unknown): Config => Effect.runSync(decode(input))
 
+/** A JSON.parse message with its `position N` as a line and column (`… at line 3, column 20`). */
+export const jsonErrorAt = (text: string, message: string): string => {
+  const m = /at position (\d+)/.exec(message)
+  if (m === null) return message
+  const at = Math.min(Number(m[1]), text.length)
+  const before = text.slice(0, at)
+  const line = before.split("\n").length
+  const column = at - before.lastIndexOf("\n")
+  return `${message.replace(/\s*(\(line \d+ column \d+\)|in JSON at position \d+.*)$/, "")} at line ${line}, column ${column}`
+}
+
+/** Checks of values the shape cannot express (min above max, ignored keys, limits above the platform's). */
+export const lint = Lint.lint
+export type Finding = Lint.Finding
+
 /** Reads and validates a JSON configuration file. */
 export const load = (path: string): Effect.Effect<Config, ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
@@ -130,7 +146,7 @@ export const load = (path: string): Effect.Effect<Config, ConfigError, FileSyste
     const parsed = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (e) =>
-        ConfigError.fromIssues([{ path: "", message: `not valid JSON: ${(e as Error).message}` }], path)
+        ConfigError.fromIssues([{ path: "", message: `not valid JSON: ${jsonErrorAt(text, (e as Error).message)}` }], path)
     })
     return yield* decode(parsed, path)
   })

@@ -277,3 +277,24 @@ describe("Config.load", () => {
     }).pipe(Effect.provide(NodeFileSystem.layer))
   )
 })
+
+describe("Config.lint", () => {
+  it("finds nothing in the defaults or a sensible file, and names each value problem by key path", () => {
+    expect(Config.lint(Config.empty)).toEqual([])
+    expect(Config.lint(Config.decodeSync({ agents: { defaults: { blockStreamingChunk: { minChars: 100, maxChars: 900 } } }, gateway: { host: "127.0.0.1" } }))).toEqual([])
+    const found = Config.lint(
+      Config.decodeSync({
+        agents: { list: [{ id: "a", blockStreamingCoalesce: { minChars: 5, maxChars: 1 } }] },
+        channels: { slack: { accounts: { x: { textChunkLimit: 5000 } } } }
+      })
+    )
+    expect(found).toEqual([
+      { level: "error", path: "agents.list[0].blockStreamingCoalesce.minChars", message: "minChars (5) is above maxChars (1)" },
+      { level: "warning", path: "channels.slack.accounts.x.textChunkLimit", message: "5000 is above slack's limit of 4000; messages are cut at 4000" }
+    ])
+  })
+
+  it("JSON errors are placed by line and column", () => {
+    expect(Config.jsonErrorAt('{\n  "a": ,\n}', "Unexpected token ',', \"{\n  \"a\": ,\n}\" is not valid JSON at position 9")).toContain("line 2, column 8")
+  })
+})

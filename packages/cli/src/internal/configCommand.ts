@@ -21,8 +21,20 @@ export const check = (args: CheckArgs): Effect.Effect<void, Config.ConfigError |
     }
     const agents = config.agents?.list?.length ?? 0
     const channels = Object.keys(config.channels ?? {})
+    const findings = Config.lint(config)
+    for (const f of findings) if (f.level === "warning") yield* Console.error(`sluice: warning: ${f.path}: ${f.message}`)
+    const errors = findings.filter((f) => f.level === "error")
+    if (errors.length > 0) {
+      return yield* Effect.fail(
+        Config.ConfigError.fromIssues(
+          errors.map((f) => ({ path: f.path, message: f.message })),
+          file
+        )
+      )
+    }
     yield* Console.log(
-      `${file}: valid (${agents} agent${agents === 1 ? "" : "s"}; channels: ${channels.length === 0 ? "none" : channels.join(", ")})`
+      `${file}: valid (${agents} agent${agents === 1 ? "" : "s"}; channels: ${channels.length === 0 ? "none" : channels.join(", ")})` +
+        (findings.length > 0 ? ` with ${findings.length} warning${findings.length === 1 ? "" : "s"}` : "")
     )
   })
 
