@@ -150,6 +150,19 @@ export const command = Command.make("sluice").pipe(
 
 const cli = Command.run(command, { name: "sluice", version })
 
+/** Removes `--log-format X` / `--log-format=X` from the arguments (a global option of ours, not @effect/cli's). */
+const takeLogFormat = (args: ReadonlyArray<string>, env: string | undefined) => {
+  const argv: Array<string> = []
+  let logFormat = env === undefined || env === "" ? "pretty" : env
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === "--log-format") logFormat = args[++i] ?? ""
+    else if (a.startsWith("--log-format=")) logFormat = a.slice("--log-format=".length)
+    else argv.push(a)
+  }
+  return { argv, logFormat }
+}
+
 const isLogLevelArg = (a: string) => a === "--log-level" || a.startsWith("--log-level=")
 
 /**
@@ -160,14 +173,21 @@ export const run = (args: ReadonlyArray<string>) => {
   // `sluice` alone prints the help
   // `-` (stdin) is the only positional of `send` / `preview`: given before options, @effect/cli would
   // stop reading options at it, so it goes last.
-  const argv = args.length === 0 ? ["--help"] : args.includes("-") ? [...args.filter((a) => a !== "-"), "-"] : [...args]
+  const given = args.length === 0 ? ["--help"] : args.includes("-") ? [...args.filter((a) => a !== "-"), "-"] : [...args]
+  // `--log-format json|pretty` (or SLUICE_LOG_FORMAT): one JSON object per log line, for log shippers.
+  const { argv, logFormat } = takeLogFormat(given, process.env.SLUICE_LOG_FORMAT)
+  if (logFormat !== "json" && logFormat !== "pretty") {
+    return Console.error(`sluice: --log-format must be "json" or "pretty", got ${JSON.stringify(logFormat)}`).pipe(Effect.as(ExitCode.Usage))
+  }
+  const logger =
+    logFormat === "json" ? Logger.withConsoleError(Logger.jsonLogger) : Logger.prettyLogger({ stderr: true, colors: false })
   // Logs go to stderr; quiet (warnings) by default except for the long-running gateway.
   const defaultLevel = argv.find((a) => !a.startsWith("-")) === "gateway" ? LogLevel.Info : LogLevel.Warning
   const program = cli(["node", "sluice", ...argv])
   const leveled = argv.some(isLogLevelArg) ? program : Logger.withMinimumLogLevel(program, defaultLevel)
   return leveled.pipe(
     PlainConsole.withPlainConsole,
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: false }))),
+    Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
     Effect.exit,
     Effect.flatMap((exit) => {
       if (Exit.isSuccess(exit)) return Effect.succeed(ExitCode.Ok)

@@ -4,7 +4,8 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
 import * as ExitCode from "../src/ExitCode.js"
-import { sluice, tempDir } from "./run.js"
+import { spawn } from "node:child_process"
+import { bin, cleanEnv, sluice, tempDir } from "./run.js"
 
 describe("sluice gateway start-up errors", () => {
   it("a port in use names the address and suggests --port", async () => {
@@ -104,4 +105,47 @@ describe("config check checks values, not only shapes", () => {
     expect(s.code).toBe(ExitCode.InvalidConfig)
     expect(s.stderr).toMatch(/not valid JSON: .* at line 3, column 19/)
   }, 60_000)
+})
+
+describe("access log", () => {
+  it("--log-format json: one JSON line per request, with the principal and never the token", async () => {
+    using dir = tempDir()
+    const child = spawn(process.execPath, [bin, "--log-format", "json", "gateway", "--port", "0", "--data-dir", `${dir.path}/d`], {
+      env: cleanEnv({ SLUICE_TOKEN: "tok-alice-123" }),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d))
+    const exited = new Promise<void>((r) => child.on("close", () => r()))
+    try {
+      const t0 = Date.now()
+      while (!/web chat: http:\/\/[^\s/]+/.test(out) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50))
+      const base = /web chat: (http:\/\/[^\s/]+)/.exec(out)![1]!
+      await fetch(`${base}/healthz?token=tok-alice-123`)
+      await fetch(`${base}/v1/conversations`, { headers: { authorization: "Bearer tok-alice-123" } })
+      await fetch(`${base}/v1/conversations`, { headers: { authorization: "Bearer wrong" } })
+      const t1 = Date.now()
+      while ((err.match(/"kind":"access"/g) ?? []).length < 3 && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 50))
+    } finally {
+      child.kill("SIGTERM")
+      await exited
+    }
+    const lines = err
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { message: string; annotations: Record<string, unknown> })
+    const access = lines.filter((l) => l.annotations.kind === "access")
+    // a token's principal is a name derived from it (token-<hash>), never the token itself
+    const who = String(access[0]?.annotations.principal)
+    expect(who).toMatch(/^token-[0-9a-f]+$/)
+    expect(access.map((l) => [l.annotations.method, l.annotations.path, l.annotations.status, l.annotations.principal])).toEqual([
+      ["GET", "/healthz", 200, who],
+      ["GET", "/v1/conversations", 200, who],
+      ["GET", "/v1/conversations", 401, "-"]
+    ])
+    expect(access.every((l) => typeof l.annotations.durationMs === "number")).toBe(true)
+    expect(err).not.toContain("tok-alice-123")
+  }, 90_000)
 })

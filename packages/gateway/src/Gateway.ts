@@ -23,6 +23,7 @@ import * as Discovery from "./Discovery.js"
 import * as Webhooks from "./Webhooks.js"
 import * as HttpRoutes from "./internal/http.js"
 import * as Manage from "./internal/manage.js"
+import * as AccessLog from "./internal/accessLog.js"
 import * as Fallback from "./internal/fallback.js"
 import * as OpenAi from "./internal/openai.js"
 import * as State from "./internal/state.js"
@@ -205,7 +206,7 @@ export const layer = (
         options.routes ?? Layer.empty
       )
       return Layer.mergeAll(
-        HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }),
+        HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true, middleware: AccessLog.middleware(state) }),
         lifecycle,
         info
       ).pipe(Layer.provideMerge(NodeHttpServer.layer(() => server, { host, port: resolved.port })))

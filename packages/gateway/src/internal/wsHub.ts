@@ -365,7 +365,16 @@ export const make = (state: State, path = "/v1/ws") =>
       ws.on("pong", () => {
         conn.alive = true
       })
-      ws.on("close", () => conn.release())
+      const openedAt = Date.now()
+      // The access log's line for a connection: when it ends, who it was, how long, how it closed (never the token).
+      ws.on("close", (code) => {
+        conn.release()
+        runFork(
+          Effect.logInfo(`WS ${hub.path} closed ${code} after ${Date.now() - openedAt} ms`).pipe(
+            Effect.annotateLogs({ kind: "access", method: "WS", path: hub.path, status: code, durationMs: Date.now() - openedAt, principal: conn.principal ?? "-" })
+          )
+        )
+      })
       ws.on("error", () => conn.release())
     }
 

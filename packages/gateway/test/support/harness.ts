@@ -3,7 +3,7 @@
  * SQLite store) and the scripted offline model; a small `ws` client that speaks the protocol.
  */
 import { Model } from "@sluice/core"
-import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope, Stream } from "effect"
 import { Packr } from "msgpackr"
 import WebSocket from "ws"
 import { Gateway } from "../../src/index.js"
@@ -24,6 +24,8 @@ export const start = async (
 ): Promise<Started> => {
   const { tokensPerSecond, words, thinking, model, ...gateway } = options
   const stack = Gateway.layer({ port: 0, ...gateway }).pipe(
+    // the access log's line per request stays out of the test output
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
     Layer.provideMerge(SqliteStore.layerConversationsMemory()),
     Layer.provideMerge(
       model ?? Model.layerScripted({ tokensPerSecond: tokensPerSecond ?? 400, words: words ?? 60, thinking: thinking ?? false })
