@@ -45,6 +45,9 @@ export const make = (tokens: ReadonlyArray<string | TokenSpec>): Auth => {
   }
 }
 
+/** Constant-time equality of two secrets (compares their digests, so lengths leak nothing either). */
+export const safeEqual = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b))
+
 /** `Authorization: Bearer <token>` → token. */
 export const bearer = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined

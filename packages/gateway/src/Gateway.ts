@@ -16,7 +16,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Config as CoreConfig, type Conversations, Model } from "@sluice/core"
 import * as CoreRuntime from "@sluice/core/Runtime"
 import type { StreamingSettings } from "@sluice/core/StreamingSettings"
-import { Console, Context, Duration, Effect, Layer, Runtime, Schema } from "effect"
+import { Console, Context, Duration, Effect, Layer, Redacted, Runtime, Schema } from "effect"
 import { type Channel, ChannelAccounts, ChannelHub } from "@sluice/channels"
 import * as Auth from "./Auth.js"
 import * as Discovery from "./Discovery.js"
@@ -39,6 +39,11 @@ export interface Options {
   readonly port?: number | undefined
   /** Bearer tokens; each is a principal. None = one local principal (loopback only). */
   readonly tokens?: ReadonlyArray<string | Auth.TokenSpec> | undefined
+  /**
+   * A bearer token `/metrics` accepts besides the principals' tokens. With tokens configured,
+   * `/metrics` and `/v1/models` need one of them; with none (loopback only) they are open.
+   */
+  readonly metricsToken?: Redacted.Redacted<string> | undefined
   readonly limits?: Partial<Limits> | undefined
   /** WebSocket ping interval (default 30 s); a peer silent for a whole interval is closed. */
   readonly heartbeatMs?: number | undefined
@@ -171,7 +176,8 @@ export const layer = (
         modelName: model.name,
         offline: /offline/i.test(model.name),
         models: options.models ?? CoreConfig.modelChoices(CoreConfig.decodeSync({})),
-        modelAliases: options.modelAliases ?? {}
+        modelAliases: options.modelAliases ?? {},
+        metricsToken: options.metricsToken
       }
       const state = yield* State.make(resolved, Auth.make(tokens))
       const hub = yield* WsHub.make(state)
@@ -237,6 +243,7 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
     port: options.port ?? envPort ?? section.port ?? 8787,
     dataDir: options.dataDir ?? nonEmpty(env.SLUICE_DATA_DIR) ?? section.dataDir ?? "./.data",
     tokens: options.tokens ?? envTokens ?? section.tokens ?? [],
+    metricsToken: options.metricsToken ?? secretOf(nonEmpty(env.SLUICE_METRICS_TOKEN) ?? section.metricsToken, env),
     // Web and terminal clients get the config file's streaming keys (agents.defaults) like the channels do.
     settings: options.settings ?? CoreConfig.resolve(config, {}),
     models: options.models ?? CoreConfig.modelChoices(config),
@@ -254,6 +261,11 @@ const checkPort = (options: RunOptions, env: Record<string, string | undefined>,
     return Effect.fail(new InvalidPort({ message: `${from} must be a port number 0–65535, got ${port}` }))
   }
   return Effect.void
+}
+/** A config secret: `"$NAME"` reads the environment variable NAME. */
+const secretOf = (v: string | undefined, env: Record<string, string | undefined>) => {
+  const value = v?.startsWith("$") === true ? nonEmpty(env[v.slice(1)]) : v
+  return value === undefined ? undefined : Redacted.make(value)
 }
 const nonEmpty = (s: string | undefined) => (s === undefined || s === "" ? undefined : s)
 

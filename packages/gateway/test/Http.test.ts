@@ -186,7 +186,10 @@ describe("HTTP, SSE and the OpenAI-compatible endpoint", () => {
   it("health, readiness and Prometheus metrics", async () => {
     expect((await fetch(url("/healthz"))).status).toBe(200)
     expect(await (await fetch(url("/readyz"))).json()).toEqual({ ready: true })
-    const text = await (await fetch(url("/metrics"))).text()
+    // With tokens configured, /metrics needs one (a principal's, or gateway.metricsToken)
+    expect((await fetch(url("/metrics"))).status).toBe(401)
+    expect((await fetch(url("/v1/models"))).status).toBe(401)
+    const text = await (await fetch(url("/metrics"), { headers: { authorization: `Bearer ${ALICE}` } })).text()
     expect(text).toContain("# TYPE sluice_runs_started_total counter")
     expect(text).toMatch(/sluice_active_connections\{transport="(ws|sse)"\} \d+/)
     expect(text).toContain("sluice_time_to_first_block_seconds_bucket")

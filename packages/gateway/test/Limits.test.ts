@@ -60,3 +60,31 @@ describe("limits under a burst", () => {
     }
   }, 30_000)
 })
+
+describe("/metrics access", () => {
+  it("gateway.metricsToken lets a scraper in without being a principal; other tokens still work; none is a 401", async () => {
+    const { Redacted } = await import("effect")
+    const gw = await start({ tokens: ["alice-0123456789"], metricsToken: Redacted.make("scrape-me-42") })
+    try {
+      const get = (token?: string) => fetch(`${gw.info.url}metrics`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+      expect((await get()).status).toBe(401)
+      expect((await get("wrong")).status).toBe(401)
+      expect((await get("scrape-me-42")).status).toBe(200)
+      expect((await get("alice-0123456789")).status).toBe(200)
+      // the metrics token is no principal: it opens nothing else
+      expect((await fetch(`${gw.info.url}v1/conversations`, { headers: { authorization: "Bearer scrape-me-42" } })).status).toBe(401)
+    } finally {
+      await gw.close()
+    }
+  })
+
+  it("without tokens (loopback only) /metrics and /v1/models are open", async () => {
+    const gw = await start({})
+    try {
+      expect((await fetch(`${gw.info.url}metrics`)).status).toBe(200)
+      expect((await fetch(`${gw.info.url}v1/models`)).status).toBe(200)
+    } finally {
+      await gw.close()
+    }
+  })
+})

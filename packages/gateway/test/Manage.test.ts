@@ -89,7 +89,7 @@ describe("managing conversations", () => {
       expect(c.events("m3").at(-1)).toMatchObject({ _tag: "RunEnded", reason: "stopped" })
       expect((await c.request({ type: "history", conversationId: "m3" })).error.code).toBe("NotFound")
       expect((await c.request({ type: "list" })).result.some((x: { conversationId: string }) => x.conversationId === "m3")).toBe(false)
-      const metrics = await (await fetch(`${gw.info.url}metrics`)).text()
+      const metrics = await (await fetch(`${gw.info.url}metrics`, { headers: { authorization: `Bearer ${ALICE}` } })).text()
       expect(metrics).toMatch(/^sluice_active_runs(\{[^}]*\})? 0$/m)
       // Bob may now use the id; Alice's old subscription hears none of it.
       const b = await connect(wsUrl(), { token: BOB })

@@ -245,6 +245,8 @@ export const Gateway = section({
   dataDir: opt(NonEmptyString),
   /** Bearer tokens accepted from clients. */
   tokens: opt(Schema.Array(NonEmptyString)),
+  /** A bearer token for `/metrics` (Prometheus scrapers) besides the principals' tokens; `"$NAME"` reads the environment. */
+  metricsToken: opt(Secret),
   /** Request, frame, rate and backpressure limits (defaults in the gateway's docs/protocol.md). */
   limits: opt(
     section({

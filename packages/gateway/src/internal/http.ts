@@ -6,7 +6,7 @@ import { HttpIncomingMessage, HttpLayerRouter, HttpRouter, HttpServerRequest, Ht
 import type { ReplyEvent } from "@sluice/core"
 import { QueueMode } from "@sluice/core/Conversations"
 import * as Protocol from "@sluice/core/Protocol"
-import { Deferred, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
+import { Deferred, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schema, Stream } from "effect"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 import * as Requests from "./requests.js"
@@ -35,6 +35,17 @@ export const principal = (state: State) =>
       )
     }
     return p
+  })
+
+/** `/metrics`: the metrics token, or a principal's token when tokens are configured; open otherwise. */
+export const metricsAccess = (state: State) =>
+  Effect.gen(function* () {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const token = Auth.bearer(req.headers.authorization)
+    const scraper = state.options.metricsToken
+    if (scraper !== undefined && token !== undefined && Auth.safeEqual(token, Redacted.value(scraper))) return
+    if (scraper === undefined && !state.auth.required) return
+    yield* principal(state)
   })
 
 /** Reads and decodes a JSON body within the size limit; errors name the problem. */
@@ -189,8 +200,11 @@ export const routes = (state: State) => {
   const metrics = HttpLayerRouter.add(
     "GET",
     "/metrics",
-    Effect.map(Metrics.prometheus, (text) =>
-      HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+    handle(
+      Effect.zipRight(
+        metricsAccess(state),
+        Effect.map(Metrics.prometheus, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      )
     )
   )
   const web = HttpLayerRouter.addAll(

@@ -330,11 +330,15 @@ export const routes = (state: State) => {
   const models = HttpLayerRouter.add(
     "GET",
     "/v1/models",
-    Effect.succeed(
-      HttpServerResponse.unsafeJson({
-        object: "list",
-        data: ids.map((id) => ({ id, object: "model", created: 0, owned_by: "sluice" }))
-      })
+    // With tokens configured, a principal's token is needed (OpenAI clients send their key anyway).
+    principal(state).pipe(
+      Effect.as(
+        HttpServerResponse.unsafeJson({
+          object: "list",
+          data: ids.map((id) => ({ id, object: "model", created: 0, owned_by: "sluice" }))
+        })
+      ),
+      Effect.catchIf((e): e is Requests.Refused => e instanceof Requests.Refused, (e) => Effect.succeed(openAiError(e)))
     )
   )
   return Layer.mergeAll(completions, models)

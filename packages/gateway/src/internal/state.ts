@@ -5,7 +5,7 @@
 import { ConversationFeed, Conversations } from "@sluice/core"
 import type { StreamingSettings } from "@sluice/core/StreamingSettings"
 import type { ReplyEvent } from "@sluice/core/ReplyEvent"
-import { Clock, Deferred, Effect, Option } from "effect"
+import { Clock, Deferred, Effect, Option, type Redacted } from "effect"
 import type * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 
@@ -57,6 +57,8 @@ export interface Resolved {
   readonly models: ReadonlyArray<string>
   /** OpenAI model names → the model that answers them. */
   readonly modelAliases: Readonly<Record<string, string>>
+  /** Also accepted by `/metrics`. */
+  readonly metricsToken: Redacted.Redacted<string> | undefined
 }
 
 export class ShuttingDown extends Error {}
