@@ -81,6 +81,16 @@ const byType = (type: string | null | undefined, message: string, status: number
   }
 }
 
+/** A network failure names the URL that failed and the system's reason (`ECONNREFUSED`), so a wrong
+ * or unreachable `ANTHROPIC_BASE_URL` explains itself. */
+export const withUrl = (m: ModelError.ModelError, e: unknown, url: string): ModelError.ModelError => {
+  if (m._tag !== "Network") return m
+  const codeOf = (x: unknown): unknown => (x as { readonly code?: unknown } | undefined)?.code
+  const cause = (e as { readonly cause?: unknown } | undefined)?.cause
+  const code = codeOf(cause) ?? codeOf((cause as { readonly cause?: unknown } | undefined)?.cause)
+  return new ModelError.Network({ message: `${url}: ${typeof code === "string" ? `${code}, ` : ""}${m.message}` })
+}
+
 /**
  * SDK error → ModelError. Branches on the error *type* and status, not on the class: an in-stream
  * `event: error` arrives as a bare `APIError` with `status` undefined and `type` set.
@@ -420,6 +430,7 @@ export const make = (o: Options = {}): ModelService => {
           const deadline = Number.isFinite(timeouts.totalMs) && timeouts.totalMs > 0
             ? { at: runStart + timeouts.totalMs, totalMs: timeouts.totalMs }
             : undefined
+          const messagesUrl = `${client.baseURL.replace(/\/$/, "")}/v1/messages`
           const one = () =>
             attempt<Raw>(
               {
@@ -431,7 +442,7 @@ export const make = (o: Options = {}): ModelService => {
               },
               makeMapper(),
               { ...timeouts, deadline },
-              toModelError
+              (e) => withUrl(toModelError(e), e, messagesUrl)
             )
           return Retry.withRetry(policy, one, deadline?.at)
         })
