@@ -55,6 +55,26 @@ describe("limits under a burst", () => {
       })
       expect(big.status).toBe(413)
       expect(await metric()).toBe(before + 1)
+      // A chunked body (no Content-Length) over the limit gets the same 413, not a reset connection.
+      const chunk = new TextEncoder().encode(`{"text":"${"y".repeat(3000)}`)
+      let sent = 0
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent++ < 5) c.enqueue(chunk)
+          else {
+            c.enqueue(new TextEncoder().encode('"}'))
+            c.close()
+          }
+        }
+      })
+      const chunked = await fetch(`${gw.info.url}v1/conversations/m-chunked/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: stream,
+        duplex: "half"
+      } as RequestInit)
+      expect(chunked.status).toBe(413)
+      expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe("PayloadTooLarge")
     } finally {
       await gw.close()
     }

@@ -2,11 +2,11 @@
  * HTTP surface: REST for conversations, SSE events, health, readiness, metrics and the web page.
  * The OpenAI-compatible endpoint lives in `openai.ts`.
  */
-import { HttpIncomingMessage, HttpLayerRouter, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ReplyEvent } from "@sluice/core"
 import { QueueMode } from "@sluice/core/Conversations"
 import * as Protocol from "@sluice/core/Protocol"
-import { Deferred, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schema, Stream } from "effect"
+import { Deferred, Duration, Effect, Either, Layer, ParseResult, Redacted, Schema, Stream } from "effect"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 import * as Requests from "./requests.js"
@@ -57,10 +57,21 @@ export const body = <A, I>(state: State, schema: Schema.Schema<A, I>) =>
     // Built only when refused: building it counts it in sluice_errors_total.
     const tooLarge = () => Requests.refused("PayloadTooLarge", `request body over ${max} bytes`, 413)
     if (declared > max) return yield* Effect.fail(tooLarge())
-    const text = yield* req.text.pipe(
-      HttpIncomingMessage.withMaxBodySize(Option.some(max)),
-      Effect.mapError(() => tooLarge())
+    let seen = 0
+    // Read by hand rather than with withMaxBodySize: a chunked body over the limit is drained (up to
+    // 4× the limit) so the client reads the 413 instead of a reset connection.
+    const read = yield* req.stream.pipe(
+      Stream.takeWhile(() => seen <= max * 4),
+      Stream.runFold({ chunks: [] as Array<Uint8Array>, size: 0 }, (acc, chunk) => {
+        seen += chunk.length
+        if (seen <= max) acc.chunks.push(chunk)
+        acc.size = seen
+        return acc
+      }),
+      Effect.mapError(() => Requests.refused("BadJson", "the request body could not be read", 400))
     )
+    if (read.size > max) return yield* Effect.fail(tooLarge())
+    const text = Buffer.concat(read.chunks).toString("utf8")
     let json: unknown
     try {
       json = JSON.parse(text)
