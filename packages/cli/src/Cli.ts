@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, CliConfig, Command, HelpDoc, Options } from "@effect/cli"
 import { Console, Effect, Exit, Logger, LogLevel, Option } from "effect"
 import * as ExitCode from "./ExitCode.js"
 import * as opts from "./internal/options.js"
@@ -163,6 +163,35 @@ const takeLogFormat = (args: ReadonlyArray<string>, env: string | undefined) => 
   return { argv, logFormat }
 }
 
+/** The options each leaf command takes, from its own help (so they can never drift from the definitions). */
+const leaves: Record<string, Command.Command<string, never, unknown, unknown>> = {
+  gateway: gateway as never,
+  send: send as never,
+  chat: chat as never,
+  preview: preview as never,
+  "config check": configCheck as never,
+  "config show": configShow as never
+}
+
+/**
+ * An option the command does not take, named as given (`--bogus`). @effect/cli would name the
+ * token after it instead (`Received unknown argument: '5'` for `--bogus 5`).
+ */
+const unknownOption = (argv: ReadonlyArray<string>): string | undefined => {
+  const words = argv.filter((a) => !a.startsWith("-"))
+  const name = words[0] === "config" ? `config ${words[1] ?? ""}` : (words[0] ?? "")
+  const leaf = leaves[name]
+  if (leaf === undefined) return undefined
+  const known = new Set(HelpDoc.toAnsiText(Command.getHelp(leaf, CliConfig.defaultConfig)).match(/--[a-z][a-z-]*/g) ?? [])
+  for (const a of argv) {
+    if (a === "--") break
+    if (!a.startsWith("--")) continue
+    const flag = a.split("=")[0]!
+    if (!known.has(flag)) return `unknown option ${flag} for "sluice ${name}" (see sluice ${name} --help)`
+  }
+  return undefined
+}
+
 const isLogLevelArg = (a: string) => a === "--log-level" || a.startsWith("--log-level=")
 
 /**
@@ -179,6 +208,8 @@ export const run = (args: ReadonlyArray<string>) => {
   if (logFormat !== "json" && logFormat !== "pretty") {
     return Console.error(`sluice: --log-format must be "json" or "pretty", got ${JSON.stringify(logFormat)}`).pipe(Effect.as(ExitCode.Usage))
   }
+  const unknown = unknownOption(argv)
+  if (unknown !== undefined) return Console.error(`sluice: ${unknown}`).pipe(Effect.as(ExitCode.Usage))
   const logger =
     logFormat === "json" ? Logger.withConsoleError(Logger.jsonLogger) : Logger.prettyLogger({ stderr: true, colors: false })
   // Logs go to stderr; quiet (warnings) by default except for the long-running gateway.

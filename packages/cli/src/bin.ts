@@ -7,6 +7,12 @@ import { Effect, Fiber } from "effect"
 import * as Cli from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"
 
+// The reader went away (`sluice send … | head -1`): stop quietly, as a Unix tool does.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0)
+  throw e
+})
+
 const fiber = Effect.runFork(Cli.run(process.argv.slice(2)).pipe(Effect.provide(NodeContext.layer)))
 
 let signalled: number | undefined

@@ -149,3 +149,17 @@ describe("access log", () => {
     expect(err).not.toContain("tok-alice-123")
   }, 90_000)
 })
+
+describe("unknown options", () => {
+  it("are named as given (--bogus, not its value), with the command's help to look at", async () => {
+    const r = await sluice(["send", "--bogus", "5", "hi"])
+    expect(r.code).toBe(ExitCode.Usage)
+    expect(r.stderr).toContain('unknown option --bogus for "sluice send" (see sluice send --help)')
+    const c = await sluice(["config", "show", "--chanel", "telegram"])
+    expect(c.code).toBe(ExitCode.Usage)
+    expect(c.stderr).toContain('unknown option --chanel for "sluice config show"')
+    // known options, built-in ones and --opt=value forms still pass
+    const ok = await sluice(["config", "show", "--channel=telegram", "--json"])
+    expect(ok.code).toBe(0)
+  }, 60_000)
+})
