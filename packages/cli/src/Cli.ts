@@ -95,8 +95,15 @@ const gateway = Command.make(
   "gateway",
   {
     config: opts.configFile,
-    host: Options.text("host").pipe(Options.withDescription("Listen address (default 127.0.0.1)"), Options.optional),
-    port: Options.integer("port").pipe(Options.withAlias("p"), Options.withDescription("Listen port"), Options.optional),
+    host: Options.text("host").pipe(
+      Options.withDescription("Listen address. Default: $SLUICE_HOST, the config's gateway.host, else 127.0.0.1 (another address needs a token)"),
+      Options.optional
+    ),
+    port: Options.integer("port").pipe(
+      Options.withAlias("p"),
+      Options.withDescription("Listen port, 0–65535 (0 picks a free one). Default: $SLUICE_PORT, the config's gateway.port, else 8787"),
+      Options.optional
+    ),
     dataDir: opts.dataDir
   },
   (args) =>
@@ -108,7 +115,11 @@ const gateway = Command.make(
         dataDir: Option.getOrUndefined(args.dataDir)
       })
     )
-).pipe(Command.withDescription("Run the gateway (HTTP, WebSocket, SSE, channels, web chat)"))
+).pipe(
+  Command.withDescription(
+    "Run the gateway (HTTP, WebSocket, SSE, channels, web chat). Logs go to stderr, one line per request; --log-format json (or SLUICE_LOG_FORMAT=json) writes JSON lines"
+  )
+)
 
 // ---------------------------------------------------------------------------------------------
 // send / chat

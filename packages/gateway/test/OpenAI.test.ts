@@ -74,6 +74,7 @@ describe("POST /v1/chat/completions as the OpenAI clients expect", () => {
     expect(done.choices[0]!.finish_reason).toBe("length")
     expect(done.model).toBe("claude-sonnet-5-5")
     expect(done.usage).toEqual({ prompt_tokens: 21, completion_tokens: 5, total_tokens: 26 })
+    expect(done.id).toMatch(/^chatcmpl-/)
   }, 30_000)
 
   it("streaming: deltas as the official client assembles them, and the usage chunk with stream_options.include_usage", async () => {

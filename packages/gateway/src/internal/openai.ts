@@ -246,7 +246,8 @@ export const routes = (state: State) => {
       const conversationId = given ?? `chatcmpl-${randomUUID()}`
       const accepted = yield* Requests.send(state, who, conversationId, turn.text, { request: turn.request })
       const created = Math.floor(Date.now() / 1000)
-      const id = `chatcmpl-${accepted.messageId}`
+      // A new exchange's completion id is its conversation id (the header's); a continued one names its message.
+      const id = given === undefined ? conversationId : `chatcmpl-${accepted.messageId}`
       const events = runEvents(state, conversationId, accepted.seq)
       const toDelta = deltas()
       // The model that answered (its stream's name), else the one asked for.
