@@ -72,7 +72,9 @@ export const HistoryMessage = Schema.Struct({
   runId: Schema.optional(Schema.String),
   status: MessageStatus,
   interrupted: Schema.Boolean,
-  at: Schema.Number
+  at: Schema.Number,
+  /** A failed reply: why it failed. */
+  error: Schema.optional(Schema.Struct({ tag: Schema.String, message: Schema.String }))
 })
 export type HistoryMessage = typeof HistoryMessage.Type
 
@@ -134,6 +136,8 @@ export interface MessageRecord {
   readonly clientMessageId?: string | undefined
   /** Replaced by an edit or a regenerated reply (see `ReplyEvent.Rewound`): not history any more. */
   readonly superseded?: boolean | undefined
+  /** A failed reply: why (the run's `Error` event), kept with the message. */
+  readonly error?: { readonly tag: string; readonly message: string } | undefined
 }
 
 export type RunStatus = "running" | RunEndReason

@@ -186,7 +186,9 @@ describe("Conversations", () => {
       const evB = yield* Fiber.join(b)
       expect(evA.slice(-2)).toMatchObject([{ _tag: "Error", error: { tag: "Overloaded", message: "busy", retryable: true } }, { _tag: "RunEnded", reason: "failed" }])
       expect(evB.slice(-2)).toMatchObject([{ _tag: "Error", error: { tag: "Defect", message: "boom" } }, { _tag: "RunEnded", reason: "failed" }])
-      expect((yield* svc.history("a"))[1]).toMatchObject({ status: "failed", text: "half" })
+      // the history keeps why the reply failed
+      expect((yield* svc.history("a"))[1]).toMatchObject({ status: "failed", text: "half", error: { tag: "Overloaded", message: "busy" } })
+      expect((yield* svc.history("b"))[1]).toMatchObject({ status: "failed", error: { tag: "Defect", message: "boom" } })
       // the same actors run the next turn, and a third conversation is fine
       const again = yield* collect(svc, "a", 1, evA.at(-1)!.seq)
       const other = yield* collect(svc, "c")

@@ -228,8 +228,9 @@ export const make = (deps: {
           run.message = { ...run.message, text, status: "interrupted", interrupted: true }
         } else {
           reason = "failed"
-          event(a, run.runId, { _tag: "Error", error: errorInfo(exit.cause) })
-          run.message = { ...run.message, text: run.final ?? A.visibleText(run), status: "failed" }
+          const error = errorInfo(exit.cause)
+          event(a, run.runId, { _tag: "Error", error })
+          run.message = { ...run.message, text: run.final ?? A.visibleText(run), status: "failed", error: { tag: error.tag, message: error.message } }
         }
         event(a, run.runId, { _tag: "RunEnded", reason })
         run.record = { ...run.record, status: reason, endedAt: now() }

@@ -89,6 +89,11 @@ export const migrations = {
     yield* sql`ALTER TABLE conversations ADD COLUMN system TEXT`
     yield* sql`ALTER TABLE conversations ADD COLUMN model TEXT`
     yield* sql`ALTER TABLE messages ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0`
+  }),
+  /** A failed reply keeps why it failed (JSON `{ tag, message }`). */
+  "0005_message_error": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE messages ADD COLUMN error TEXT`
   })
 }
 

@@ -37,6 +37,7 @@ interface MessageRow {
   readonly at: number
   readonly client_message_id?: string | null
   readonly superseded: number
+  readonly error?: string | null
 }
 interface RunRow {
   readonly id: string
@@ -74,7 +75,8 @@ const messageOf = (r: MessageRow): Store.MessageRecord => ({
   status: r.status as Store.MessageRecord["status"],
   interrupted: r.interrupted === 1,
   at: r.at,
-  ...(r.superseded === 1 ? { superseded: true } : {})
+  ...(r.superseded === 1 ? { superseded: true } : {}),
+  ...(r.error == null ? {} : { error: JSON.parse(r.error) as { tag: string; message: string } })
 })
 const runOf = (r: RunRow): Store.RunRecord => ({
   id: r.id,
@@ -101,10 +103,10 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
         system = excluded.system, model = excluded.model`)
     const upsertMessageStmt = prepare(`INSERT INTO messages
-      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded, error)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
-        superseded = excluded.superseded`)
+        superseded = excluded.superseded, error = excluded.error`)
     const upsertRunStmt = prepare(`INSERT INTO runs (id, conversation_id, first_seq, status, started_at, ended_at)
       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`)
     const insertEventStmt = prepare("INSERT INTO events (conversation_id, seq, run_id, tag, body) VALUES (?, ?, ?, ?, ?)")
@@ -145,7 +147,8 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         m.interrupted ? 1 : 0,
         m.at,
         m.clientMessageId ?? null,
-        m.superseded === true ? 1 : 0
+        m.superseded === true ? 1 : 0,
+        m.error === undefined ? null : JSON.stringify({ tag: m.error.tag, message: m.error.message })
       )
     const upsertRun = (r: Store.RunRecord) =>
       upsertRunStmt.run(r.id, r.conversationId, r.firstSeq, r.status, r.startedAt, r.endedAt ?? null)
@@ -222,7 +225,8 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
             ...(m.runId === undefined ? {} : { runId: m.runId }),
             status: m.status,
             interrupted: m.interrupted,
-            at: m.at
+            at: m.at,
+            ...(m.error === undefined ? {} : { error: m.error })
           }))
       )
 
