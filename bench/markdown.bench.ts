@@ -16,7 +16,7 @@ export default async () => {
   const text = corpus(400_000, 11)
   const parts: Array<string> = []
   for (let i = 0; i + 4000 <= text.length; i += 4000) parts.push(text.slice(i, i + 4000))
-  const dialects = ["telegram-html", "telegram-markdownv2", "slack", "plain"] as const
+  const dialects = ["telegram-html", "telegram-markdownv2", "slack", "discord", "plain"] as const
   // For scale, the parser this once used: micromark (mdast-util-from-markdown + GFM), parse only.
   const chPkg = createRequire(new URL("../packages/channels/package.json", import.meta.url))
   const { fromMarkdown } = (await import(chPkg.resolve("mdast-util-from-markdown"))) as { fromMarkdown: (s: string, o: object) => unknown }
@@ -32,12 +32,15 @@ export default async () => {
   perPart((p) => marked.parse(p, { async: false }))
   perPart(micromark)
   const rounds = 9
-  const us: Record<string, Array<number>> = { marked: [], micromark: [] }
+  // A preview: the part cut mid-word (open emphasis likely), closed, then rendered — what a draft costs.
+  const preview = (p: string) => Markdown.render(Markdown.closeOpen(p.slice(0, 3001)), "telegram-html")
+  const us: Record<string, Array<number>> = { marked: [], micromark: [], preview: [] }
   for (const d of dialects) us[d] = []
   for (let r = 0; r < rounds; r++) {
     us.marked!.push(perPart((p) => marked.parse(p, { async: false })))
     us.micromark!.push(perPart(micromark))
     for (const d of dialects) us[d]!.push(perPart((p) => Markdown.render(p, d)))
+    us.preview!.push(perPart(preview))
   }
   const m = median(us.marked!)
   const rows = [
@@ -46,7 +49,13 @@ export default async () => {
     ...dialects.map((d) => {
       const v = median(us[d]!)
       return { renderer: `Markdown.render ${d}`, "µs/part (median)": v.toFixed(0), "MB/s": (4000 / v).toFixed(1), "×": (v / m).toFixed(2) }
-    })
+    }),
+    {
+      renderer: "preview: closeOpen + telegram-html (3,001 chars)",
+      "µs/part (median)": median(us.preview!).toFixed(0),
+      "MB/s": (3001 / median(us.preview!)).toFixed(1),
+      "×": (median(us.preview!) / m).toFixed(2)
+    }
   ]
   console.table(rows)
   console.log(`${parts.length} parts of 4,000 chars, ${rounds} rounds`)
