@@ -21,9 +21,14 @@ export const Compression = Schema.Literal("none", "permessage-deflate")
 export type Compression = typeof Compression.Type
 
 const RequestId = Schema.Union(Schema.String, Schema.Number)
-const ConversationId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+/** What an id must be, said the same way on every transport (the REST path check uses it too). */
+export const ID_RULE = "must be 1–200 characters"
+const Id = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
+  message: (issue) => `${ID_RULE}${typeof issue.actual === "string" ? ` (got ${issue.actual.length})` : ""}`
+})
+const ConversationId = Id
 /** A client's idempotency key for a send: a retry with the same key returns the first acceptance. */
-export const ClientMessageId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+export const ClientMessageId = Id
 
 // ---------------------------------------------------------------------------------------------
 // client → server

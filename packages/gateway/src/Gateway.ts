@@ -212,7 +212,13 @@ export const layer = (
         options.routes ?? Layer.empty
       )
       return Layer.mergeAll(
-        HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true, middleware: AccessLog.middleware(state) }),
+        HttpLayerRouter.serve(routes, {
+          disableListenLog: true,
+          disableLogger: true,
+          middleware: AccessLog.middleware(state),
+          // ids longer than find-my-way's default 100 reach the handler, which names the limit (200)
+          routerConfig: { maxParamLength: 1000 }
+        }),
         lifecycle,
         info
       ).pipe(Layer.provideMerge(NodeHttpServer.layer(() => server, { host, port: resolved.port })))

@@ -60,3 +60,20 @@ describe("SSE resume cursor", () => {
     }
   })
 })
+
+describe("conversation ids", () => {
+  it("an id over 200 characters gets the same error over REST as over the WebSocket, without echoing it", async () => {
+    const long = "x".repeat(250)
+    const rest = await fetch(`${gw.info.url}v1/conversations/${long}/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) })
+    expect(rest.status).toBe(400)
+    const restMessage = ((await rest.json()) as { error: { message: string } }).error.message
+    expect(restMessage).toBe("conversationId: must be 1–200 characters (got 250)")
+    const { connect } = await import("./support/harness.js")
+    const ws = await connect(gw.info.wsUrl)
+    const res = await ws.request({ type: "send", conversationId: long, text: "hi" })
+    ws.close()
+    expect(res.ok).toBe(false)
+    expect(res.error.message).toBe("send.conversationId: must be 1–200 characters (got 250)")
+    expect(JSON.stringify(res)).not.toContain(long)
+  })
+})

@@ -87,7 +87,8 @@ export const body = <A, I>(state: State, schema: Schema.Schema<A, I>) =>
     return decoded.right
   })
 
-const conversationId = Effect.map(HttpRouter.params, (p) => p.id ?? "")
+/** The path's conversation id, held to the same rule as the WebSocket's. */
+const conversationId = Effect.flatMap(HttpRouter.params, (p) => Requests.checkId(p.id ?? ""))
 
 /** Runs a handler, turning refusals into JSON error responses. */
 const handle = <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E | Requests.Refused, R>) =>

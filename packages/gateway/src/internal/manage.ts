@@ -135,6 +135,7 @@ export const routes = (state: State) => {
       Effect.gen(function* () {
         const who = yield* Http.principal(state)
         const params = yield* HttpRouter.params
+        yield* Requests.checkId(params.id ?? "")
         return yield* f(who, params)
       }).pipe(Effect.catchIf((e): e is Requests.Refused => e instanceof Requests.Refused, (e) => Effect.succeed(Http.errorResponse(e))))
     )

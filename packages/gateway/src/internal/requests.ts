@@ -3,6 +3,7 @@
  * limit checks in one place so every transport refuses the same things the same way.
  */
 import type { Conversations } from "@sluice/core"
+import * as Protocol from "@sluice/core/Protocol"
 import type { ErrorBody } from "@sluice/core/Protocol"
 import { Effect } from "effect"
 import * as Metrics from "../Metrics.js"
@@ -21,6 +22,12 @@ export const refused = (code: ErrorBody["code"], message: string, status: number
   Metrics.unsafeIncrement(Metrics.errors, { tag: code })
   return new Refused(retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs }, status)
 }
+
+/** A conversation id from a path, held to the WebSocket's rule (1–200 characters). */
+export const checkId = (id: string): Effect.Effect<string, Refused> =>
+  id.length >= 1 && id.length <= 200
+    ? Effect.succeed(id)
+    : Effect.fail(refused("BadFrame", `conversationId: ${Protocol.ID_RULE} (got ${id.length})`, 400))
 
 export const storeFailure = (e: { readonly _tag: string; readonly message?: string }) =>
   refused("Internal", `${e._tag}: ${e.message ?? "store failure"}`, 500)
