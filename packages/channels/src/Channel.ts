@@ -166,6 +166,7 @@ export interface NativeStreaming {
   readonly rotateAfterMs: number
   /** Minimum spacing of appends (Slack's Tier 4: 100+ a minute). */
   readonly intervalMs: number
+  /** Opens a stream in `target`'s thread (`threadId`) with its first text; the stream's id. */
   readonly start: (target: ChatTarget, markdown: string) => Effect.Effect<string, ChannelError>
   readonly append: (target: ChatTarget, streamId: string, markdown: string) => Effect.Effect<void, ChannelError>
   readonly stop: (target: ChatTarget, streamId: string) => Effect.Effect<void, ChannelError>

@@ -262,13 +262,14 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
     })
 
   const ensureNative = () => {
-    if (run.native === undefined) run.native = NativeStream.make(adapter.nativeStream!, nativeTarget, (rest) => sendText(rest))
+    if (run.native === undefined) run.native = NativeStream.make(adapter.nativeStream!, nativeTarget, sendText)
     return run.native
   }
+  /** Ends the reply's native stream, if any; true when it had streamed text. */
   const closeNative = Effect.suspend(() => {
     const reply = run.native
     run.native = undefined
-    return reply === undefined ? Effect.void : Effect.asVoid(reply.close())
+    return reply === undefined ? Effect.succeed(false) : reply.close()
   })
 
   const ensureDraft = () => {
@@ -326,11 +327,8 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       case "Rollback": {
         if (nativeMode) {
           // Streamed text cannot be taken back: end that stream, say so once, stream the new attempt anew.
-          const reply = run.native
-          run.native = undefined
           if (run.draft !== undefined) run.draft.answer = ""
-          if (reply === undefined) return Effect.void
-          return Effect.flatMap(reply.close(), (streamedAny) => (streamedAny ? sendText(ROLLBACK_NOTICE) : Effect.void))
+          return Effect.flatMap(closeNative, (streamedAny) => (streamedAny ? sendText(ROLLBACK_NOTICE) : Effect.void))
         }
         const voided = run.blocks.filter((b) => b.seq >= ev.discardFromSeq)
         run.blocks = run.blocks.filter((b) => b.seq < ev.discardFromSeq)
@@ -345,11 +343,11 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
       }
       case "Final": {
         if (nativeMode) {
-          const reply = run.native
+          // A reply that drafted nothing (all at once) is streamed whole now.
+          const reply = ensureNative()
           run.native = undefined
           run.draft = undefined
-          if (reply !== undefined) return reply.finish(ev.text)
-          return ev.text.trim() === "" ? Effect.void : NativeStream.make(adapter.nativeStream!, nativeTarget, sendText).finish(ev.text)
+          return reply.finish(ev.text)
         }
         if (editMode) {
           const d = run.draft
@@ -368,9 +366,12 @@ export const deliver = (options: Options, events: Stream.Stream<Event, unknown>)
         return Effect.zipRight(closeNative, sendText(errorNotice(ev.error.message)))
       case "RunEnded":
         endDraft()
-        if (run.native !== undefined) return Effect.zipRight(closeNative, Effect.sync(() => (run = { blocks: [], draft: undefined, noticeSent: false })))
-        run = { blocks: [], draft: undefined, noticeSent: false }
-        return Effect.void
+        return Effect.zipRight(
+          closeNative,
+          Effect.sync(() => {
+            run = { blocks: [], draft: undefined, noticeSent: false }
+          })
+        )
       default:
         return Effect.void
     }

@@ -11,7 +11,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Redacted, Stream } from "effect"
-import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, RateLimited } from "./Channel.js"
+import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
 import { field, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
@@ -37,7 +37,6 @@ export interface Options {
 const CHANNEL = "slack"
 /** `markdown_text` of chat.startStream / appendStream: at most 12,000 characters a call. */
 export const NATIVE_MAX_CHARS = 12_000
-const streamThread = (t: ChatTarget) => t.threadId ?? (t.replyTo === "" ? undefined : t.replyTo)
 
 export type Verification = { readonly ok: true } | { readonly ok: false; readonly status: 401; readonly reason: string }
 
@@ -150,12 +149,12 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
         maxChars: NATIVE_MAX_CHARS,
         rotateAfterMs: options.nativeRotateAfterMs ?? 240_000,
         intervalMs: options.nativeIntervalMs ?? 1000,
-        // A streamed message is a reply in the thread of the message it answers; in a channel (not a
-        // DM) Slack needs the recipient user and team.
+        // A streamed message is a reply in a thread (the delivery puts the answered message's thread in
+        // `threadId`); in a channel (not a DM) Slack needs the recipient user and team.
         start: (target, markdown) =>
           limiter.run(target.chatId, call("chat.startStream", {
             channel: target.chatId,
-            ...(streamThread(target) !== undefined ? { thread_ts: streamThread(target) } : {}),
+            ...(target.threadId !== undefined ? { thread_ts: target.threadId } : {}),
             ...(target.isPrivate !== true && target.recipientId !== undefined && target.recipientId !== ""
               ? { recipient_user_id: target.recipientId, ...(target.teamId !== undefined ? { recipient_team_id: target.teamId } : {}) }
               : {}),

@@ -90,8 +90,18 @@ describe("Slack native streaming", () => {
       // A reply in the thread of the message it answers, to its author (a channel needs the recipient).
       expect(slack.streams.every((s) => s.threadTs === target.replyTo && s.recipientUserId === "U1" && s.recipientTeamId === "T1")).toBe(true)
       expect(slack.posted).toEqual([]) // nothing fell back to ordinary messages
-      // Appends are paced: at most one per new Draft here (every 2 s), within Tier 4's 100 a minute.
-      expect(slack.calls.filter((c) => c === "chat.appendStream").length).toBeLessThanOrEqual(180)
+    })
+  )
+
+  it.scoped("appends are paced to one a second however fast the model writes (within Tier 4's 100 a minute)", () =>
+    Effect.gen(function* () {
+      const slack = yield* fake(() => new FakeSlack(TOKEN))
+      const text = reply(2000)
+      yield* streamReply(slack, text, 20, 100) // 100 Drafts in 10 simulated seconds
+      expect(slack.streams.map((s) => s.text).join("")).toBe(text)
+      const calls = slack.streams.flatMap((s) => s.calls).length
+      expect(calls).toBeGreaterThanOrEqual(9)
+      expect(calls).toBeLessThanOrEqual(12) // the start, ~one append a second, the final flush
     })
   )
 

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
 import { Cause, Effect, Logger, Redacted, Stream } from "effect"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { closedPort } from "@sluice/core/fakes/closedPort"
 import { FakeTelegram } from "../fakes/FakeTelegram.js"
 import { parseHtml } from "../fakes/telegramEntities.js"
 import { Channel, Markdown, TelegramChannel } from "../src/index.js"
@@ -228,16 +227,7 @@ describe("TelegramChannel when the Bot API is unreachable", () => {
         lines.push(text)
       })
       // Nothing listens on this port: every getUpdates fails at the transport.
-      const port = yield* Effect.promise(
-        () =>
-          new Promise<number>((resolve) => {
-            const srv = createServer()
-            srv.listen(0, "127.0.0.1", () => {
-              const p = (srv.address() as AddressInfo).port
-              srv.close(() => resolve(p))
-            })
-          })
-      )
+      const port = yield* Effect.promise(closedPort)
       const tg = yield* TelegramChannel.make({
         accountId: "main",
         token: Redacted.make(secret),

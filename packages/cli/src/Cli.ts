@@ -192,7 +192,8 @@ const unknownOption = (argv: ReadonlyArray<string>): string | undefined => {
   const words = argv.filter((a) => !a.startsWith("-"))
   const name = words[0] === "config" ? `config ${words[1] ?? ""}` : (words[0] ?? "")
   const leaf = leaves[name]
-  if (leaf === undefined) return undefined
+  // Only a command line with long options pays for rendering the help (start-up time matters).
+  if (leaf === undefined || !argv.some((a) => a.startsWith("--"))) return undefined
   const known = new Set(HelpDoc.toAnsiText(Command.getHelp(leaf, CliConfig.defaultConfig)).match(/--[a-z][a-z-]*/g) ?? [])
   for (const a of argv) {
     if (a === "--") break

@@ -10,20 +10,11 @@
 import { spawn } from "node:child_process"
 import { createHmac, randomBytes } from "node:crypto"
 import { writeFileSync } from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { closedPort } from "@sluice/core/fakes/closedPort"
 import { describe, expect, it } from "vitest"
 import { bin, cleanEnv, tempDir } from "./run.js"
 
 const secret = (name: string) => `${name}-${randomBytes(12).toString("hex")}`
-
-const deadPort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>((r) => server.close(() => r()))
-  return port
-}
 
 const until = async (ok: () => boolean, ms: number, what: () => string, exitedEarly?: () => boolean) => {
   const t0 = Date.now()
@@ -36,7 +27,7 @@ const until = async (ok: () => boolean, ms: number, what: () => string, exitedEa
 describe("secrets never reach a log line or an answer", () => {
   it("every channel configured, every API unreachable, webhooks good and bad: no secret anywhere in the output", async () => {
     using dir = tempDir()
-    const dead = `http://127.0.0.1:${await deadPort()}`
+    const dead = `http://127.0.0.1:${await closedPort()}`
     const secrets = {
       SLUICE_TEST_TG_TOKEN: `${100000 + Math.floor(Math.random() * 1e6)}:${secret("tgtoken")}`,
       SLUICE_TEST_TG_HOOK_TOKEN: `${100000 + Math.floor(Math.random() * 1e6)}:${secret("tghooktoken")}`,

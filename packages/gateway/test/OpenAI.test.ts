@@ -47,7 +47,7 @@ describe("POST /v1/chat/completions as the OpenAI clients expect", () => {
         FakeAnthropic.messageStop
       ]
     })
-    const done = await client.chat.completions.create({
+    const { data: done, response } = await client.chat.completions.create({
       model: "gpt-4o",
       messages: [
         { role: "system", content: "You are a pirate." },
@@ -60,7 +60,7 @@ describe("POST /v1/chat/completions as the OpenAI clients expect", () => {
       temperature: 0.3,
       top_p: 0.9,
       stop: ["END"]
-    })
+    }).withResponse()
     const up = lastUpstream().body
     expect(up.system).toBe("You are a pirate.")
     // Turns as turns: forged role text stays text, consecutive user turns are one message.
@@ -74,7 +74,8 @@ describe("POST /v1/chat/completions as the OpenAI clients expect", () => {
     expect(done.choices[0]!.finish_reason).toBe("length")
     expect(done.model).toBe("claude-sonnet-5-5")
     expect(done.usage).toEqual({ prompt_tokens: 21, completion_tokens: 5, total_tokens: 26 })
-    expect(done.id).toMatch(/^chatcmpl-/)
+    // the completion's id is the conversation's, as the header names it
+    expect(done.id).toBe(response.headers.get("x-sluice-conversation-id"))
   }, 30_000)
 
   it("streaming: deltas as the official client assembles them, and the usage chunk with stream_options.include_usage", async () => {

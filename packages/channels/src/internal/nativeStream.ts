@@ -65,6 +65,16 @@ export const make = (
     return native.stop(target, id).pipe(Effect.catchAll((e) => Effect.logDebug(`native stream stop failed (${describeError(e)})`)))
   })
 
+  /** A native call failed for good: the rest of the reply goes as ordinary messages. */
+  const giveUp = (e: unknown) =>
+    Effect.sync(() => {
+      failed = true
+    }).pipe(
+      Effect.zipRight(Effect.logWarning(`native streaming failed (${describeError(e)}); the rest of the reply goes as messages`)),
+      Effect.zipRight(stopOpen),
+      Effect.as(false)
+    )
+
   const start = (piece: string, now: number) =>
     native.start(target, piece).pipe(
       Effect.map((id) => {
@@ -74,14 +84,7 @@ export const make = (
         streamed += piece
         return true
       }),
-      Effect.catchAll((e) =>
-        Effect.sync(() => {
-          failed = true
-        }).pipe(
-          Effect.zipRight(Effect.logWarning(`native streaming failed (${describeError(e)}); the rest of the reply goes as messages`)),
-          Effect.as(false)
-        )
-      )
+      Effect.catchAll(giveUp)
     )
 
   const put = (piece: string, now: number): Effect.Effect<boolean> =>
@@ -96,24 +99,20 @@ export const make = (
           streamed += piece
         }),
         Effect.catchAll((e) => {
-          if (native.isEnded(e)) {
-            streamId = undefined // the platform finalised it; the refused text opens the next one
-            return start(piece, now)
-          }
-          failed = true
-          return Effect.as(
-            Effect.zipRight(Effect.logWarning(`native streaming failed (${describeError(e)}); the rest of the reply goes as messages`), stopOpen),
-            false
-          )
+          if (!native.isEnded(e)) return giveUp(e)
+          streamId = undefined // the platform finalised it; the refused text opens the next one
+          return start(piece, now)
         })
       )
     })
 
   const update = (answer: string, force: boolean): Effect.Effect<void> =>
     Effect.gen(function* () {
-      if (failed || !answer.startsWith(streamed)) return
+      if (failed) return
       const now = yield* Clock.currentTimeMillis
+      // The interval first: a Draft comes per model delta, and comparing the reply is O(its length).
       if (!force && now - lastAt < native.intervalMs) return
+      if (!answer.startsWith(streamed)) return
       const pending = answer.slice(streamed.length)
       if (pending === "") return
       lastAt = now
