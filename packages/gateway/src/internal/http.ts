@@ -57,21 +57,22 @@ export const body = <A, I>(state: State, schema: Schema.Schema<A, I>) =>
     // Built only when refused: building it counts it in sluice_errors_total.
     const tooLarge = () => Requests.refused("PayloadTooLarge", `request body over ${max} bytes`, 413)
     if (declared > max) return yield* Effect.fail(tooLarge())
-    let seen = 0
     // Read by hand rather than with withMaxBodySize: a chunked body over the limit is drained (up to
     // 4× the limit) so the client reads the 413 instead of a reset connection.
-    const read = yield* req.stream.pipe(
-      Stream.takeWhile(() => seen <= max * 4),
-      Stream.runFold({ chunks: [] as Array<Uint8Array>, size: 0 }, (acc, chunk) => {
-        seen += chunk.length
-        if (seen <= max) acc.chunks.push(chunk)
-        acc.size = seen
-        return acc
-      }),
+    let size = 0
+    const chunks: Array<Uint8Array> = []
+    yield* req.stream.pipe(
+      Stream.takeWhile(() => size <= max * 4),
+      Stream.runForEach((chunk) =>
+        Effect.sync(() => {
+          size += chunk.length
+          if (size <= max) chunks.push(chunk)
+        })
+      ),
       Effect.mapError(() => Requests.refused("BadJson", "the request body could not be read", 400))
     )
-    if (read.size > max) return yield* Effect.fail(tooLarge())
-    const text = Buffer.concat(read.chunks).toString("utf8")
+    if (size > max) return yield* Effect.fail(tooLarge())
+    const text = Buffer.concat(chunks).toString("utf8")
     let json: unknown
     try {
       json = JSON.parse(text)
