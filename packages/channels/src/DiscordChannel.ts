@@ -85,7 +85,7 @@ const gateway = (options: Options, token: Redacted.Redacted<string>): Stream.Str
       const runtime = yield* Effect.runtime<never>()
       const jitter = () => Runtime.runSync(runtime)(Random.next)
       const warn = (message: string) =>
-        Runtime.runFork(runtime)(Effect.logWarning(scrub(message, [token])).pipe(Effect.annotateLogs({ channel: CHANNEL, account: options.accountId })))
+        Runtime.runFork(runtime)(Effect.logWarning(scrub(`discord:${options.accountId} ${message}`, [token])).pipe(Effect.annotateLogs({ channel: CHANNEL, account: options.accountId })))
       const backoff = { initialMs: options.reconnectMs ?? 1000, maxMs: options.maxReconnectMs ?? 60_000 }
       return yield* Effect.acquireRelease(
         Effect.sync(() => {

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Args, CliConfig, Command, HelpDoc, Options } from "@effect/cli"
-import { Console, Effect, Exit, Logger, LogLevel, Option } from "effect"
+import { Console, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
 import * as ExitCode from "./ExitCode.js"
 import * as opts from "./internal/options.js"
 import * as PlainConsole from "./internal/plainConsole.js"
@@ -222,8 +222,11 @@ export const run = (args: ReadonlyArray<string>) => {
   }
   const unknown = unknownOption(argv)
   if (unknown !== undefined) return Console.error(`sluice: ${unknown}`).pipe(Effect.as(ExitCode.Usage))
+  // Pretty lines stay one line each: the message says it all, the annotations (for JSON) are left out.
   const logger =
-    logFormat === "json" ? Logger.withConsoleError(Logger.jsonLogger) : Logger.prettyLogger({ stderr: true, colors: false })
+    logFormat === "json"
+      ? Logger.withConsoleError(Logger.jsonLogger)
+      : Logger.mapInputOptions(Logger.prettyLogger({ stderr: true, colors: false }), (o) => ({ ...o, annotations: HashMap.empty() }))
   // Logs go to stderr; quiet (warnings) by default except for the long-running gateway.
   const defaultLevel = argv.find((a) => !a.startsWith("-")) === "gateway" ? LogLevel.Info : LogLevel.Warning
   const program = cli(["node", "sluice", ...argv])

@@ -190,7 +190,9 @@ describe("WebSocket backpressure and liveness", () => {
       const first = await c.request({ type: "send", conversationId: "stuck", text: "warm up" })
       await c.request({ type: "subscribe", conversationId: "stuck", fromSeq: first.result.seq - 1 })
       await c.runEnded("stuck")
-      ;(c.ws as any)._socket.pause() // stop reading: kernel buffers fill, then the server's
+      // stop reading: kernel buffers fill, then the server's. (The warm-up reply is short: a long one
+      // would let the kernel grow the receive buffer — up to 32 MB here — past what the run sends.)
+      ;(c.ws as any)._socket.pause()
       const other = await connect(gw.info.wsUrl)
       await other.request({ type: "send", conversationId: "stuck", text: "now stream a lot" })
       const waitClosed = new Promise<void>((resolve) => {

@@ -19,7 +19,7 @@ export const middleware =
       const status = Exit.isSuccess(exit) ? exit.value.status : 500
       const token = Auth.bearer(req.headers.authorization) ?? new URL(req.url, "http://x").searchParams.get("token") ?? undefined
       const principal = state.auth.authenticate(token) ?? "-"
-      yield* Effect.logInfo(`${req.method} ${path} ${status} ${ms} ms`).pipe(
+      yield* Effect.logInfo(`${req.method} ${path} ${status} ${ms} ms ${principal}`).pipe(
         Effect.annotateLogs({ kind: "access", method: req.method, path, status, durationMs: ms, principal })
       )
       return yield* exit

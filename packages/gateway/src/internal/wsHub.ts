@@ -370,7 +370,7 @@ export const make = (state: State, path = "/v1/ws") =>
       ws.on("close", (code) => {
         conn.release()
         runFork(
-          Effect.logInfo(`WS ${hub.path} closed ${code} after ${Date.now() - openedAt} ms`).pipe(
+          Effect.logInfo(`WS ${hub.path} closed ${code} after ${Date.now() - openedAt} ms ${conn.principal ?? "-"}`).pipe(
             Effect.annotateLogs({ kind: "access", method: "WS", path: hub.path, status: code, durationMs: Date.now() - openedAt, principal: conn.principal ?? "-" })
           )
         )

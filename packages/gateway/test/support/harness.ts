@@ -131,16 +131,21 @@ export const connect = async (
   return c
 }
 
-/** A model that writes `deltas` text deltas of `size` characters as fast as it can. */
+/** A model that writes `deltas` text deltas of `size` characters as fast as it can; a message
+ * `"warm up"` gets a short answer instead (so a warm-up does not grow the socket buffers). */
 export const firehose = (deltas: number, size: number): Layer.Layer<Model.Model> =>
   Layer.succeed(Model.Model, {
     name: "firehose",
-    stream: () =>
-      Stream.fromIterable([
+    stream: (request) => {
+      const warmUp = request.messages.at(-1)?.content === "warm up"
+      return Stream.fromIterable([
+        { _tag: "MessageStart", messageId: "m", model: "firehose", usage: { inputTokens: 1, outputTokens: 0 } } as const,
+        ...Array.from({ length: warmUp ? 3 : deltas }, (_, i) => ({ _tag: "TextDelta", index: 0, text: `${i} ${"x".repeat(size - 8)}\n\n` }) as const),
         { _tag: "MessageStart", messageId: "m", model: "firehose", usage: { inputTokens: 1, outputTokens: 0 } } as const,
         ...Array.from({ length: deltas }, (_, i) => ({ _tag: "TextDelta", index: 0, text: `${i} ${"x".repeat(size - 8)}\n\n` }) as const),
         { _tag: "TextEnd", index: 0 } as const,
         { _tag: "MessageDelta", stopReason: "end_turn", usage: { inputTokens: 1, outputTokens: deltas } } as const,
         { _tag: "MessageEnd" } as const
       ]).pipe(Stream.rechunk(1))
+    }
   })
