@@ -40,7 +40,7 @@ interface Row {
 const startTarget = async (target: "floor" | "gateway", fakeUrl: string, dir: string): Promise<{ proc: Proc; url: string }> => {
   const env = { ANTHROPIC_API_KEY: "bench-key", ANTHROPIC_BASE_URL: fakeUrl }
   if (target === "floor") {
-    const proc = start([...tsx, join(here, "streaming/floor.ts")], env)
+    const proc = start([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "prof")}`] : []), ...tsx, join(here, "streaming/floor.ts")], env)
     const { port } = JSON.parse(await proc.line((l) => l.startsWith("{"), 20_000)) as { port: number }
     return { proc, url: `ws://127.0.0.1:${port}/` }
   }
@@ -48,8 +48,8 @@ const startTarget = async (target: "floor" | "gateway", fakeUrl: string, dir: st
   const config = join(dir, "sluice.json")
   writeFileSync(config, JSON.stringify({ gateway: { limits: { maxRunsPerPrincipal: 100_000, messagesPerSecond: 1000, burst: 1000 } } }))
   const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "prof")}`] : []
-  // Profiling runs the sources (SLUICE_NO_BUNDLE) so each frame's file says which category it is in.
-  const genv = { ...env, ...(profile ? { SLUICE_NO_BUNDLE: "1" } : {}), ...(process.env.GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEWAY_NODE_OPTIONS } : {}) }
+  // Profiles are of the bundle users run; profile.ts maps its lines back to source modules.
+  const genv = { ...env, ...(process.env.GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEWAY_NODE_OPTIONS } : {}) }
   const proc = start([...flags, join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config], genv, dir)
   await proc.line((l) => l.includes(`:${port}`), 60_000)
   return { proc, url: `ws://127.0.0.1:${port}/v1/ws` }
@@ -95,9 +95,9 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
     await clients?.stop()
     await t?.proc.stop()
     await fake.stop()
-    if (profile && target === "gateway") {
+    if (profile) {
       const profDir = join(dir, "prof")
-      for (const f of readdirSync(profDir)) console.log(`gateway profile at ${streams} streams:\n${summarise(join(profDir, f))}`)
+      for (const f of readdirSync(profDir)) console.log(`${target} profile at ${streams} streams:\n${summarise(join(profDir, f))}`)
     }
     rmSync(dir, { recursive: true, force: true })
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { type CpuProfile, categorise, shares } from "./profile.js"
+import { type CpuProfile, categorise, resolveFrame, shares, sourceIndex } from "./profile.js"
 
 const frame = (functionName: string, url: string) => ({ functionName, url })
 
@@ -34,5 +34,16 @@ describe("profile categories", () => {
     expect(s.shares.ours).toBeCloseTo(0.75)
     expect(s.shares.idle).toBe(0)
     expect(s.topOurs).toEqual([["take (core/src/internal/eventLog.ts:1)", 0.75]])
+  })
+})
+
+describe("profiles of the bundle", () => {
+  it("maps a bundle line to the module esbuild marked above it", () => {
+    const text = ["import x", "// ../../w/node_modules/.pnpm/effect@3.22.4/node_modules/effect/dist/esm/Stream.js", "a", "b", "// ../../w/packages/core/src/internal/conversations/eventLog.ts", "c"].join("\n")
+    const index = sourceIndex(text)
+    const at = (lineNumber: number) => resolveFrame({ functionName: "f", url: "file:///cache/sluice-cli/x/chunk.js", lineNumber }, index)
+    expect(categorise(at(3))).toBe("effect")
+    expect(categorise(at(5))).toBe("ours")
+    expect(at(0).url).toBe("file:///cache/sluice-cli/x/chunk.js")
   })
 })

@@ -5,6 +5,7 @@
  * `categorise` and `shares` are unit-tested without a profiler.
  */
 import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 
 export interface CallFrame {
   readonly functionName: string
@@ -36,6 +37,46 @@ export const categorise = ({ functionName, url }: CallFrame): Category => {
   if (/^node:(net|stream|_http|http|internal\/(streams|stream_base|net|http|js_stream))|\/ws\/lib\//.test(url) || /^node:internal\/(deps\/undici|webstreams)/.test(url)) return "sockets"
   if (url === "" && /^(writev|writeUtf8String|writeBuffer|onStreamRead|readStop|readStart)$/.test(functionName)) return "sockets"
   return "other"
+}
+
+/**
+ * esbuild marks where each module starts in a bundle with a `// <path>` line. For a frame in a
+ * bundle file, the source path of the module its line falls in (so the bundled gateway, what users
+ * run, is categorised like the sources); other frames keep their URL.
+ */
+export const sourceIndex = (text: string): ReadonlyArray<readonly [number, string]> => {
+  const out: Array<readonly [number, string]> = []
+  const lines = text.split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\/\/ ((?:\.\.\/)*\S*(?:node_modules|packages)\/\S+)$/.exec(lines[i]!)
+    if (m !== null) out.push([i, m[1]!])
+  }
+  return out
+}
+
+const indexes = new Map<string, ReadonlyArray<readonly [number, string]>>()
+const bundled = (url: string): ReadonlyArray<readonly [number, string]> => {
+  let idx = indexes.get(url)
+  if (idx === undefined) {
+    idx = /\/\.cache\/sluice-cli\//.test(url) ? sourceIndex(readFileSync(fileURLToPath(url), "utf8")) : []
+    indexes.set(url, idx)
+  }
+  return idx
+}
+
+/** The frame with its source module's path as URL when it is in a bundle (see `sourceIndex`). */
+export const resolveFrame = (f: CallFrame, index: ReadonlyArray<readonly [number, string]> = f.url.startsWith("file:") ? bundled(f.url) : []): CallFrame => {
+  if (index.length === 0) return f
+  const line = f.lineNumber ?? 0
+  let lo = 0
+  let hi = index.length - 1
+  if (index[0]![0] > line) return f
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (index[mid]![0] <= line) lo = mid
+    else hi = mid - 1
+  }
+  return { ...f, url: index[lo]![1].replace(/^(\.\.\/)+/, "/") }
 }
 
 /** Self time (µs) per node id: from samples and timeDeltas when present, else hitCount. */
@@ -72,14 +113,15 @@ export const shares = (p: CpuProfile, top = 8): Summary => {
   for (const [id, t] of self) {
     const node = byId.get(id)
     if (node === undefined) continue
-    const c = categorise(node.callFrame)
+    const frame = resolveFrame(node.callFrame)
+    const c = categorise(frame)
     total[c] += t
     if (c === "ours") {
-      const file = node.callFrame.url.replace(/^.*\/packages\//, "")
-      const key = `${node.callFrame.functionName || "(anonymous)"} (${file}:${(node.callFrame.lineNumber ?? 0) + 1})`
+      const file = frame.url.replace(/^.*\/packages\//, "")
+      const key = `${frame.functionName || "(anonymous)"} (${file}${frame === node.callFrame ? `:${(frame.lineNumber ?? 0) + 1}` : ""})`
       ours.set(key, (ours.get(key) ?? 0) + t)
     } else if (c === "other") {
-      const key = `${node.callFrame.functionName || "(anonymous)"} (${node.callFrame.url.replace(/^.*node_modules\//, "") || "native"})`
+      const key = `${frame.functionName || "(anonymous)"} (${frame.url.replace(/^.*node_modules\//, "") || "native"})`
       other.set(key, (other.get(key) ?? 0) + t)
     }
   }

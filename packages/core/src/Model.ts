@@ -47,7 +47,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Layer, Schema, type Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Schema, Stream } from "effect"
 import type { RetryOptions as RetryOptions_ } from "./internal/retry.js"
 import * as scripted from "./internal/scripted.js"
 import type { ModelError } from "./ModelError.js"
@@ -84,11 +84,51 @@ export const ModelRequest = Schema.Struct({
 })
 export type ModelRequest = typeof ModelRequest.Type
 
+/**
+ * A consumer of model events, called synchronously with each chunk (never empty), in order. It may
+ * return an effect to wait on before the next chunk is read (backpressure), or undefined to go on.
+ */
+export type OnEvents<E> = (events: ReadonlyArray<ModelEvent>) => Effect.Effect<void, E> | undefined
+
 export interface ModelService {
   /** A short name shown to users ("claude-sonnet-5-5", "offline demo model"). */
   readonly name: string
   readonly stream: (request: ModelRequest) => Stream.Stream<ModelEvent, ModelError>
+  /**
+   * Optional push form of `stream`, for hot paths: the same events in the same chunks, handed to
+   * `onEvents` without a Stream stage per chunk; the effect ends when the reply has. Interrupting
+   * it closes the request as interrupting a `stream` consumer does. `Model.consume` falls back to
+   * `stream` for a service without it.
+   */
+  readonly consume?: <E>(request: ModelRequest, onEvents: OnEvents<E>) => Effect.Effect<void, ModelError | E>
 }
+
+/** Runs `request` on `service`, handing each chunk to `onEvents` (its `consume`, else its `stream`). */
+export const consume = <E>(service: ModelService, request: ModelRequest, onEvents: OnEvents<E>): Effect.Effect<void, ModelError | E> =>
+  service.consume !== undefined
+    ? service.consume(request, onEvents)
+    : Stream.runForEachChunk(service.stream(request), (c) => onEvents(Chunk.toReadonlyArray(c)) ?? Effect.void)
+
+/**
+ * The `stream` of a push-form model: `run` feeds the stream, which holds at most `bufferSize`
+ * chunks (default 16) before `run` waits for the reader. Ending the stream early interrupts `run`.
+ */
+export const streamOf = <E>(
+  run: (onEvents: OnEvents<never>) => Effect.Effect<void, E>,
+  bufferSize = 16
+): Stream.Stream<ModelEvent, E> =>
+  Stream.asyncScoped<ModelEvent, E>(
+    (emit) =>
+      Effect.forkScoped(
+        run((events) => Effect.promise(() => emit.chunk(Chunk.unsafeFromArray(events as Array<ModelEvent>)))).pipe(
+          Effect.matchCauseEffect({
+            onSuccess: () => Effect.promise(() => emit.end()),
+            onFailure: (cause) => Effect.promise(() => emit.halt(cause))
+          })
+        )
+      ),
+    bufferSize
+  )
 
 export class Model extends Context.Tag("@sluice/core/Model")<Model, ModelService>() {}
 

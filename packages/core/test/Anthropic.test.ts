@@ -75,6 +75,27 @@ describe("Anthropic adapter (real SDK, fake server)", () => {
       expect(req!.body).toMatchObject({ model: "claude-sonnet-5-5", max_tokens: 4096, stream: true })
     }))
 
+  it.live("consume (the run loop's push form) hands on the same events as stream, and waits for a slow consumer", () =>
+    Effect.gen(function*() {
+      const parts = ["Sure", " — the capital of France is", " **Paris**.", "\n\nAnything else?"]
+      server.enqueue(FakeAnthropic.text(parts))
+      const streamed = yield* collect()
+      server.enqueue(FakeAnthropic.text(parts))
+      const pushed: Array<ModelEvent.ModelEvent> = []
+      let busy = false
+      let overlapped = false
+      yield* Model.consume(model(), request, (events) => {
+        if (busy) overlapped = true
+        pushed.push(...events)
+        busy = true
+        // A consumer that needs 20 ms per chunk: the next chunk waits for it (and that time is not idle time).
+        return Effect.ensuring(Effect.sleep("20 millis"), Effect.sync(() => (busy = false)))
+      })
+      expect(overlapped).toBe(false)
+      expect(tags(pushed)).toEqual(tags(streamed))
+      expect(textOf(pushed)).toBe(textOf(streamed))
+    }))
+
   it.live("thinking streams separately from text, with its signature; adaptive effort goes on the wire", () =>
     Effect.gen(function*() {
       const n = server.requests.length

@@ -3,15 +3,26 @@
  * (no network: attempts are hand-made streams / async iterables).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import * as anthropic from "../src/anthropic/internal/client.js"
 import * as Retry from "../src/internal/retry.js"
-import { ModelError, type ModelEvent } from "../src/index.js"
+import { Model, ModelError, type ModelEvent } from "../src/index.js"
 
 const start: ModelEvent.ModelEvent = { _tag: "MessageStart", messageId: "m", model: "x", usage: { inputTokens: 1, outputTokens: 1 } }
 const text = (t: string): ModelEvent.ModelEvent => ({ _tag: "TextDelta", index: 0, text: t })
 const end: ModelEvent.ModelEvent = { _tag: "MessageEnd" }
 const policy = Retry.resolve({ baseDelayMs: 1000, maxDelayMs: 30_000, maxAttempts: 3 })
+
+/** A stream's chunks pushed to a consumer, as a model's `consume` does. */
+const pushed = <E>(stream: Stream.Stream<ModelEvent.ModelEvent, ModelError.ModelError>, onEvents: Model.OnEvents<E>) =>
+  Stream.runForEachChunk(stream, (c) => onEvents(Chunk.toReadonlyArray(c)) ?? Effect.void)
+
+/** One attempt as a Stream (what `AnthropicModel`'s `stream` is made of). */
+const attemptStream = (
+  src: anthropic.Source<ModelEvent.ModelEvent>,
+  mapper: { readonly map: (e: ModelEvent.ModelEvent) => ReadonlyArray<ModelEvent.ModelEvent>; readonly stopped: () => boolean },
+  limits: anthropic.AttemptLimits
+) => Model.streamOf((onEvents) => anthropic.attempt(src, mapper, limits, anthropic.toModelError, onEvents))
 
 /** Run `withRetry` in a fork, recording events and attempts. */
 const harness = (
@@ -21,12 +32,11 @@ const harness = (
   Effect.gen(function*() {
     const events = yield* Ref.make<Array<ModelEvent.ModelEvent>>([])
     const attempts = yield* Ref.make(0)
-    const fiber = yield* Retry.withRetry(p, (n) =>
-      Stream.unwrap(Ref.set(attempts, n).pipe(Effect.as(behave(n))))
-    ).pipe(
-      Stream.runForEach((e) => Ref.update(events, (xs) => [...xs, e])),
-      Effect.fork
-    )
+    const fiber = yield* Retry.withRetry(
+      p,
+      (n, onEvents) => Effect.zipRight(Ref.set(attempts, n), pushed(behave(n), onEvents)),
+      (es) => Ref.update(events, (xs) => [...xs, ...es])
+    ).pipe(Effect.fork)
     yield* TestClock.adjust(0)
     return { events, attempts, fiber }
   })
@@ -119,9 +129,10 @@ describe("retry policy (TestClock)", () => {
       const attempts = yield* Ref.make(0)
       const fiber = yield* Retry.withRetry(
         policy,
-        (n) => Stream.unwrap(Ref.set(attempts, n).pipe(Effect.as(Stream.fail(overloaded)))),
+        (n) => Effect.zipRight(Ref.set(attempts, n), Effect.fail(overloaded)),
+        () => undefined,
         500
-      ).pipe(Stream.runDrain, Effect.fork)
+      ).pipe(Effect.fork)
       yield* TestClock.adjust(0)
       expect(yield* Fiber.await(fiber)).toEqual(Exit.fail(overloaded))
       expect(yield* Ref.get(attempts)).toBe(1)
@@ -162,7 +173,7 @@ describe("attempt timeouts and abort (TestClock)", () => {
   it.effect("idle: a stall after the first event fails with Timeout{idle} exactly at idleMs and aborts", () =>
     Effect.gen(function*() {
       const src = source([start])
-      const fiber = yield* anthropic.attempt(src, passThrough, timeouts, anthropic.toModelError).pipe(Stream.runCollect, Effect.fork)
+      const fiber = yield* attemptStream(src, passThrough, timeouts).pipe(Stream.runCollect, Effect.fork)
       yield* TestClock.adjust(0)
       yield* TestClock.adjust("119999 millis")
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
@@ -176,7 +187,7 @@ describe("attempt timeouts and abort (TestClock)", () => {
   it.effect("firstToken: no headers within firstTokenMs fails with Timeout{firstToken} and aborts", () =>
     Effect.gen(function*() {
       const src = source([], { openHangs: true })
-      const fiber = yield* anthropic.attempt(src, passThrough, timeouts, anthropic.toModelError).pipe(Stream.runCollect, Effect.fork)
+      const fiber = yield* attemptStream(src, passThrough, timeouts).pipe(Stream.runCollect, Effect.fork)
       yield* TestClock.adjust("60 seconds")
       const exit = yield* Fiber.await(fiber)
       expect(Exit.isFailure(exit) && JSON.stringify(exit).includes("firstToken")).toBe(true)
@@ -186,7 +197,7 @@ describe("attempt timeouts and abort (TestClock)", () => {
   it.effect("total: the run's deadline ends even a healthy-but-slow attempt with Timeout{total}", () =>
     Effect.gen(function*() {
       const src = source([start])
-      const fiber = yield* anthropic.attempt(src, passThrough, { ...timeouts, deadline: { at: 5000, totalMs: 5000 } }, anthropic.toModelError).pipe(
+      const fiber = yield* attemptStream(src, passThrough, { ...timeouts, deadline: { at: 5000, totalMs: 5000 } }).pipe(
         Stream.runDrain,
         Effect.fork
       )
@@ -202,11 +213,13 @@ describe("attempt timeouts and abort (TestClock)", () => {
   it.effect("time the consumer spends between pulls is not idle time", () =>
     Effect.gen(function*() {
       const src = source([start, text("a"), text("b"), end], { then: "end" })
-      const got = yield* anthropic.attempt(src, { map: (e: ModelEvent.ModelEvent) => [e], stopped: () => true }, { firstTokenMs: 100, idleMs: 100 }, anthropic.toModelError).pipe(
-        Stream.mapEffect((e) => Effect.as(Effect.sleep("1 second"), e)), // a slow consumer
-        Stream.runCollect,
-        Effect.fork
-      )
+      const got = yield* anthropic.attempt(
+        src,
+        { map: (e: ModelEvent.ModelEvent) => [e], stopped: () => true },
+        { firstTokenMs: 100, idleMs: 100 },
+        anthropic.toModelError,
+        () => Effect.sleep("1 second") // a slow consumer
+      ).pipe(Effect.fork)
       yield* TestClock.adjust("10 seconds")
       const exit = yield* Fiber.await(got)
       expect(Exit.isSuccess(exit)).toBe(true)
@@ -215,7 +228,7 @@ describe("attempt timeouts and abort (TestClock)", () => {
   it.effect("interruption aborts the request", () =>
     Effect.gen(function*() {
       const src = source([start, text("a")])
-      const fiber = yield* anthropic.attempt(src, passThrough, timeouts, anthropic.toModelError).pipe(Stream.runDrain, Effect.fork)
+      const fiber = yield* attemptStream(src, passThrough, timeouts).pipe(Stream.runDrain, Effect.fork)
       yield* TestClock.adjust(0)
       expect(src.signal()!.aborted).toBe(false)
       yield* Fiber.interrupt(fiber)
@@ -225,10 +238,10 @@ describe("attempt timeouts and abort (TestClock)", () => {
   it.effect("a body that ends without message_stop is a Network error; after it, a clean end does not abort", () =>
     Effect.gen(function*() {
       const src = source([start], { then: "end" })
-      const error = yield* anthropic.attempt(src, passThrough, timeouts, anthropic.toModelError).pipe(Stream.runDrain, Effect.flip)
+      const error = yield* attemptStream(src, passThrough, timeouts).pipe(Stream.runDrain, Effect.flip)
       expect(error._tag).toBe("Network")
       const ok = source([start, end], { then: "end" })
-      yield* anthropic.attempt(ok, { map: (e: ModelEvent.ModelEvent) => [e], stopped: () => true }, timeouts, anthropic.toModelError).pipe(
+      yield* attemptStream(ok, { map: (e: ModelEvent.ModelEvent) => [e], stopped: () => true }, timeouts).pipe(
         Stream.runDrain
       )
       expect(ok.signal()!.aborted).toBe(false)

@@ -77,7 +77,7 @@ const viaStream = (sc: Scenario) =>
 
 const viaDriver = (sc: Scenario) =>
   timed((record) =>
-    PipelineDriver.run(settingsOf(sc), inputOf(sc), { onInput: () => {}, onInputFailure: () => {}, emit: record, afterEmit: Effect.void })
+    PipelineDriver.run(settingsOf(sc), inputOf(sc), { onInput: () => {}, onInputFailure: () => {}, emit: record, afterEmit: () => undefined })
   )
 
 describe("PipelineDriver", () => {
@@ -102,10 +102,10 @@ describe("PipelineDriver", () => {
       ).pipe(Stream.rechunk(1), Stream.concat(Stream.fail("boom")))
       const exit = yield* Effect.either(
         PipelineDriver.run(StreamingSettings.defaults, input, {
-          onInput: (c) => seen.push(`in:${Chunk.size(c)}`),
+          onInput: (c) => seen.push(`in:${c.length}`),
           onInputFailure: () => seen.push("failed"),
           emit: (ps) => seen.push(...ps.map((p) => p._tag)),
-          afterEmit: Effect.sync(() => seen.push("after"))
+          afterEmit: () => Effect.sync(() => seen.push("after"))
         })
       )
       expect(Either.isLeft(exit)).toBe(true)

@@ -15,9 +15,11 @@
  *
  * @internal
  */
-import { Clock, Effect, Fiber, Stream, type Chunk } from "effect"
+import { Chunk, Clock, Effect, Fiber, Stream } from "effect"
 import type * as Coalescer from "../Coalescer.js"
 import * as HumanDelay from "../HumanDelay.js"
+import * as Model from "../Model.js"
+import type { ModelRequest, ModelService, OnEvents } from "../Model.js"
 import type { ModelEvent } from "../ModelEvent.js"
 import * as Pipeline from "../Pipeline.js"
 import type { Payload } from "../ReplyEvent.js"
@@ -27,22 +29,33 @@ import { PipelineState } from "./pipeline.js"
 
 export interface Hooks {
   /** Each upstream chunk of model events, before the pipeline sees it. */
-  readonly onInput: (events: Chunk.Chunk<ModelEvent>) => void
+  readonly onInput: (events: ReadonlyArray<ModelEvent>) => void
   /** The input failed (before the text held back is delivered). */
   readonly onInputFailure: () => void
   /** Payloads, in order (synchronous; never called with an empty array; also from the idle timer). */
   readonly emit: (payloads: ReadonlyArray<Payload>) => void
-  /** Run after each upstream chunk that emitted something (backpressure: may wait). */
-  readonly afterEmit: Effect.Effect<void, unknown>
+  /** Called after each upstream chunk that emitted something; an effect it returns is waited on (backpressure). */
+  readonly afterEmit: () => Effect.Effect<void, unknown> | undefined
 }
 
-export const run = <E, R>(settings: StreamingSettings, input: Stream.Stream<ModelEvent, E, R>, hooks: Hooks): Effect.Effect<void, unknown, R> =>
+/**
+ * Where the model events come from: a stream, or a model and its request (its push form,
+ * `Model.consume`, when it has one: no Stream stage per chunk).
+ */
+export type Input<E, R> = Stream.Stream<ModelEvent, E, R> | { readonly model: ModelService; readonly request: ModelRequest }
+
+const feed = <E, R>(input: Input<E, R>, onEvents: OnEvents<unknown>): Effect.Effect<void, unknown, R> =>
+  Stream.StreamTypeId in input
+    ? Stream.runForEachChunk(input, (c) => onEvents(Chunk.toReadonlyArray(c)) ?? Effect.void)
+    : Model.consume(input.model, input.request, onEvents)
+
+export const run = <E, R>(settings: StreamingSettings, input: Input<E, R>, hooks: Hooks): Effect.Effect<void, unknown, R> =>
   HumanDelay.range(settings.humanDelay) !== undefined ? viaStream(settings, input, hooks) : direct(settings, input, hooks)
 
-const viaStream = <E, R>(settings: StreamingSettings, input: Stream.Stream<ModelEvent, E, R>, hooks: Hooks) =>
-  input.pipe(
+const viaStream = <E, R>(settings: StreamingSettings, input: Input<E, R>, hooks: Hooks) =>
+  (Stream.StreamTypeId in input ? (input as Stream.Stream<ModelEvent, unknown, R>) : input.model.stream(input.request)).pipe(
     Stream.mapChunks((chunk) => {
-      hooks.onInput(chunk)
+      hooks.onInput(Chunk.toReadonlyArray(chunk))
       return chunk
     }),
     Stream.tapError(() => Effect.sync(hooks.onInputFailure)),
@@ -50,14 +63,15 @@ const viaStream = <E, R>(settings: StreamingSettings, input: Stream.Stream<Model
     Stream.runForEachChunk((chunk) =>
       Effect.suspend(() => {
         hooks.emit([...chunk])
-        return hooks.afterEmit
+        return hooks.afterEmit() ?? Effect.void
       })
     )
   )
 
-const direct = <E, R>(settings: StreamingSettings, input: Stream.Stream<ModelEvent, E, R>, hooks: Hooks) =>
+const direct = <E, R>(settings: StreamingSettings, input: Input<E, R>, hooks: Hooks) =>
   Effect.gen(function* () {
     const clock = yield* Effect.clock
+    const scope = yield* Effect.scope
     const pipeline = new PipelineState(settings)
     const coalescer = settings.blockStreaming ? new CoalescerState(settings.coalesce) : undefined
     let index = 0
@@ -113,13 +127,14 @@ const direct = <E, R>(settings: StreamingSettings, input: Stream.Stream<ModelEve
     const arm = Effect.suspend(() => {
       if (timer !== undefined || coalescer?.idleDeadline() === undefined) return Effect.void
       return Effect.map(
-        Effect.forkScoped(
+        Effect.forkIn(
           Effect.ensuring(
             idle,
             Effect.sync(() => {
               timer = undefined
             })
-          )
+          ),
+          scope
         ),
         (f) => {
           timer = f
@@ -127,24 +142,22 @@ const direct = <E, R>(settings: StreamingSettings, input: Stream.Stream<ModelEve
       )
     })
 
-    const consumed = yield* input.pipe(
-      Stream.runForEachChunk((chunk) =>
-        Effect.suspend(() => {
-          hooks.onInput(chunk)
-          const out: Array<Payload> = []
-          const now = clock.unsafeCurrentTimeMillis()
-          // An idle deadline that passed before this chunk flushes first (as `coalesceWith` does
-          // when its timer and new input race), so payloads never depend on fiber scheduling.
-          const deadline = coalescer?.idleDeadline()
-          if (deadline !== undefined && deadline <= now) finish(out)
-          translate(pipeline.step([...chunk]), now, out)
-          const armed = coalescer !== undefined && timer === undefined && coalescer.idleDeadline() !== undefined ? arm : Effect.void
-          if (out.length === 0) return armed
-          emit(out)
-          return Effect.zipRight(armed, hooks.afterEmit)
-        })
-      ),
-      Effect.either
+    const consumed = yield* Effect.either(
+      feed(input, (chunk) => {
+        hooks.onInput(chunk)
+        const out: Array<Payload> = []
+        const now = clock.unsafeCurrentTimeMillis()
+        // An idle deadline that passed before this chunk flushes first (as `coalesceWith` does
+        // when its timer and new input race), so payloads never depend on fiber scheduling.
+        const deadline = coalescer?.idleDeadline()
+        if (deadline !== undefined && deadline <= now) finish(out)
+        translate(pipeline.step(chunk), now, out)
+        const armed = coalescer !== undefined && timer === undefined && coalescer.idleDeadline() !== undefined ? arm : undefined
+        if (out.length === 0) return armed
+        emit(out)
+        const after = hooks.afterEmit()
+        return armed === undefined ? after : after === undefined ? armed : Effect.zipRight(armed, after)
+      })
     )
     if (timer !== undefined) yield* Fiber.interrupt(timer)
     const out: Array<Payload> = []

@@ -4,9 +4,9 @@
  *
  * @internal
  */
-import { Chunk, Clock, Duration, Effect, Random, Stream } from "effect"
+import { Clock, Duration, Effect, Random } from "effect"
+import type { OnEvents } from "../Model.js"
 import * as ModelError from "../ModelError.js"
-import type { ModelEvent } from "../ModelEvent.js"
 
 export interface RetryOptions {
   /** Attempts in total, the first included (default 5). 1 = never retry. */
@@ -49,40 +49,49 @@ const describe = (e: ModelError.ModelError): string => `${e._tag}: ${e.message}`
  * attempt, up to `maxAttempts`. Rollback rule:
  * - nothing of the failed attempt was emitted downstream → the retry is invisible;
  * - something was → emit `Rollback { attempt: next, reason }` at once, then wait, then retry.
- * Non-retryable errors, and the last attempt's error, fail the stream. With a `deadlineAt`
- * (Clock ms), a retry whose wait would end past the deadline is not attempted: the stream fails
- * with the error that caused it (the attempts themselves enforce the deadline while running).
+ * Non-retryable errors, and the last attempt's error, fail. With a `deadlineAt` (Clock ms), a
+ * retry whose wait would end past the deadline is not attempted: it fails with the error that
+ * caused it (the attempts themselves enforce the deadline while running). A failure of the
+ * consumer (`onEvents`' effect) is never retried.
+ *
+ * Push form (events go to `onEvents`, see `Model.OnEvents`): the run loop's hot path pays no
+ * Stream stage per chunk.
  */
-export const withRetry = <R>(
+export const withRetry = <E, R>(
   policy: ResolvedRetry,
-  attempt: (n: number) => Stream.Stream<ModelEvent, ModelError.ModelError, R>,
+  attempt: (n: number, onEvents: OnEvents<E>) => Effect.Effect<void, ModelError.ModelError | E, R>,
+  onEvents: OnEvents<E>,
   deadlineAt?: number
-): Stream.Stream<ModelEvent, ModelError.ModelError, R> => {
-  const loop = (n: number): Stream.Stream<ModelEvent, ModelError.ModelError, R> =>
-    Stream.suspend(() => {
+): Effect.Effect<void, ModelError.ModelError | E, R> => {
+  const loop = (n: number): Effect.Effect<void, ModelError.ModelError | E, R> =>
+    Effect.suspend(() => {
       let emitted = false
-      return attempt(n).pipe(
-        Stream.mapChunks((chunk) => {
-          if (!emitted && Chunk.isNonEmpty(chunk)) emitted = true
-          return chunk
-        }),
-        Stream.catchAll((error) => {
-          if (!ModelError.isRetryable(error) || n >= policy.maxAttempts) return Stream.fail(error)
-          return Stream.unwrap(
-            Effect.gen(function*() {
-              const delay = delayFor(policy, n, error, yield* Random.nextRange(0.8, 1.2))
-              if (deadlineAt !== undefined && (yield* Clock.currentTimeMillis) + delay >= deadlineAt) {
-                return Stream.fail(error)
-              }
-              const rollback: Stream.Stream<ModelEvent> = emitted
-                ? Stream.make<[ModelEvent]>({ _tag: "Rollback", attempt: n + 1, reason: describe(error) })
-                : Stream.empty
-              const wait = Stream.drain(Stream.fromEffect(Effect.sleep(Duration.millis(delay))))
-              return Stream.concat(rollback, Stream.concat(wait, loop(n + 1)))
-            })
-          )
+      let consumerFailed = false
+      const tracked: OnEvents<E> = (events) => {
+        if (events.length > 0) emitted = true
+        const k = onEvents(events)
+        return k === undefined
+          ? undefined
+          : Effect.onError(k, () =>
+              Effect.sync(() => {
+                consumerFailed = true
+              })
+            )
+      }
+      return Effect.catchAll(attempt(n, tracked), (e) => {
+        const error = e as ModelError.ModelError
+        if (consumerFailed || !ModelError.isRetryable(error) || n >= policy.maxAttempts) return Effect.fail(e)
+        return Effect.gen(function*() {
+          const delay = delayFor(policy, n, error, yield* Random.nextRange(0.8, 1.2))
+          if (deadlineAt !== undefined && (yield* Clock.currentTimeMillis) + delay >= deadlineAt) return yield* Effect.fail(e)
+          if (emitted) {
+            const k = onEvents([{ _tag: "Rollback", attempt: n + 1, reason: describe(error) }])
+            if (k !== undefined) yield* k
+          }
+          yield* Effect.sleep(Duration.millis(delay))
+          return yield* loop(n + 1)
         })
-      )
+      })
     })
   return loop(1)
 }

@@ -6,8 +6,8 @@
  * @internal
  */
 import Anthropic from "@anthropic-ai/sdk"
-import { Chunk, Clock, Duration, Effect, Option, Stream } from "effect"
-import type { ModelRequest, ModelService, Thinking } from "../../Model.js"
+import { Clock, Duration, Effect } from "effect"
+import { type ModelRequest, type ModelService, type OnEvents, streamOf, type Thinking } from "../../Model.js"
 import * as ModelError from "../../ModelError.js"
 import type { MessageStart, ModelEvent } from "../../ModelEvent.js"
 import * as Retry from "../../internal/retry.js"
@@ -248,7 +248,7 @@ export interface AttemptLimits {
 }
 
 /**
- * One attempt as a stream. Limits: `open` + the first event within `firstTokenMs`; every later
+ * One attempt, its events pushed to `onEvents` (`Model.OnEvents`). Limits: `open` + the first event within `firstTokenMs`; every later
  * event within `idleMs` of asking for it; nothing past the run's deadline. They are enforced by
  * one watchdog fiber per attempt on the Effect Clock (so TestClock drives it), which aborts the
  * request when a limit passes; the pending read then ends and the stream fails with
@@ -257,13 +257,14 @@ export interface AttemptLimits {
  * does not count as idle. The AbortController is also aborted when the stream's scope closes before
  * the body was read to its end (interruption, an error, a consumer that stopped early).
  */
-export const attempt = <A>(
+export const attempt = <A, E>(
   source: Source<A>,
   mapper: { readonly map: (a: A) => ReadonlyArray<ModelEvent>; readonly stopped: () => boolean },
   limits: AttemptLimits,
-  toError: (e: unknown) => ModelError.ModelError
-): Stream.Stream<ModelEvent, ModelError.ModelError> =>
-  Stream.unwrapScoped(
+  toError: (e: unknown) => ModelError.ModelError,
+  onEvents: OnEvents<E>
+): Effect.Effect<void, ModelError.ModelError | E> =>
+  Effect.scoped(
     Effect.gen(function*() {
       let finished = false
       const controller = yield* Effect.acquireRelease(
@@ -275,7 +276,6 @@ export const attempt = <A>(
       let started = false
       let waitingSince: number | undefined = now()
       let timedOut: ModelError.Timeout | undefined
-
       const expire = (which: "firstToken" | "idle" | "total", afterMs: number) => {
         timedOut = new ModelError.Timeout({
           message: which === "firstToken"
@@ -312,7 +312,6 @@ export const attempt = <A>(
       const fail = (e: unknown) => timedOut ?? toError(e)
       let iterator: AsyncIterator<A> | undefined
       let carry: Promise<IteratorResult<A>> | undefined
-      let ended = false
       /**
        * Wait for one event, then take every further event that is already parsed (it resolves
        * before a `setImmediate`), up to 256: events of one TCP read become one chunk. A pending
@@ -349,32 +348,28 @@ export const attempt = <A>(
         },
         catch: fail
       })
-      const end = (): Effect.Effect<never, Option.Option<ModelError.ModelError>> =>
-        mapper.stopped()
-          ? Effect.fail(Option.none())
-          : Effect.fail(Option.some(new ModelError.Network({ message: "the stream ended before message_stop" })))
-      const pull: Effect.Effect<Chunk.Chunk<ModelEvent>, Option.Option<ModelError.ModelError>> = Effect.suspend(() => {
-        if (timedOut !== undefined) return Effect.fail(Option.some(timedOut))
-        if (ended) return end()
+      const end: Effect.Effect<void, ModelError.ModelError> = Effect.suspend(() =>
+        mapper.stopped() ? Effect.void : Effect.fail(new ModelError.Network({ message: "the stream ended before message_stop" }))
+      )
+      /** One read (a batch of events), handed on; then the next, until the body ends. */
+      const next: Effect.Effect<void, ModelError.ModelError | E> = Effect.suspend(() => {
+        if (timedOut !== undefined) return Effect.fail(timedOut)
         waitingSince = now()
-        return read.pipe(
-          Effect.mapError(Option.some),
-          Effect.flatMap(({ done, items }): Effect.Effect<Chunk.Chunk<ModelEvent>, Option.Option<ModelError.ModelError>> => {
-            waitingSince = undefined
-            if (timedOut !== undefined) return Effect.fail(Option.some(timedOut))
-            if (done) {
-              ended = true
-              finished = true
-              if (items.length === 0) return end()
-            }
-            started = true
-            const out: Array<ModelEvent> = []
-            for (const item of items) for (const e of mapper.map(item)) out.push(e)
-            return Effect.succeed(Chunk.unsafeFromArray(out))
-          })
-        )
+        return Effect.flatMap(read, ({ done, items }): Effect.Effect<void, ModelError.ModelError | E> => {
+          waitingSince = undefined
+          if (timedOut !== undefined) return Effect.fail(timedOut)
+          if (done) finished = true
+          const after = done ? end : next
+          if (items.length === 0) return after
+          started = true
+          const out: Array<ModelEvent> = []
+          for (const item of items) for (const e of mapper.map(item)) out.push(e)
+          if (out.length === 0) return after
+          const k = onEvents(out)
+          return k === undefined ? after : Effect.zipRight(k, after)
+        })
       })
-      return Stream.repeatEffectChunkOption(pull)
+      return yield* next
     })
   )
 
@@ -421,18 +416,15 @@ export const make = (o: Options = {}): ModelService => {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts }
   const policy = Retry.resolve(o.retry)
   const model = o.model ?? DEFAULT_MODEL
-  return {
-    name: model,
-    stream: (request) =>
-      Stream.unwrap(
-        Effect.map(Clock.currentTimeMillis, (runStart) => {
+  const consume = <E>(request: ModelRequest, onEvents: OnEvents<E>): Effect.Effect<void, ModelError.ModelError | E> =>
+        Effect.flatMap(Clock.currentTimeMillis, (runStart) => {
           const params = toParams(request, o)
           const deadline = Number.isFinite(timeouts.totalMs) && timeouts.totalMs > 0
             ? { at: runStart + timeouts.totalMs, totalMs: timeouts.totalMs }
             : undefined
           const messagesUrl = `${client.baseURL.replace(/\/$/, "")}/v1/messages`
-          const one = () =>
-            attempt<Raw>(
+          const one = (_n: number, emit: OnEvents<E>) =>
+            attempt<Raw, E>(
               {
                 open: (signal) =>
                   client.messages.create(params as Anthropic.Messages.MessageCreateParamsStreaming, {
@@ -442,10 +434,10 @@ export const make = (o: Options = {}): ModelService => {
               },
               makeMapper(),
               { ...timeouts, deadline },
-              (e) => withUrl(toModelError(e), e, messagesUrl)
+              (e) => withUrl(toModelError(e), e, messagesUrl),
+              emit
             )
-          return Retry.withRetry(policy, one, deadline?.at)
+          return Retry.withRetry(policy, one, onEvents, deadline?.at)
         })
-      )
-  }
+  return { name: model, consume, stream: (request) => streamOf((onEvents) => consume(request, onEvents)) }
 }

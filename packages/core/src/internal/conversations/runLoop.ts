@@ -123,8 +123,8 @@ export const make = (deps: {
   }
 
   /** Backpressure after a chunk: wait for the writer only when the backlog is too large. */
-  const backpressure = (a: A.Actor): Effect.Effect<void, unknown> =>
-    Effect.suspend(() => (log.backlog(a) > MAX_BACKLOG ? log.flush(a) : Effect.void))
+  const backpressure = (a: A.Actor) => (): Effect.Effect<void, unknown> | undefined =>
+    log.backlog(a) > MAX_BACKLOG ? log.flush(a) : undefined
 
   const errorInfo = (cause: Cause.Cause<unknown>) => {
     const failure = Cause.failureOption(cause)
@@ -185,7 +185,7 @@ export const make = (deps: {
         }
         progress(tracker.initial())
         const work: Effect.Effect<void, unknown> = Exit.isSuccess(setup)
-          ? PipelineDriver.run(settings, model.stream(Reasoning.apply(plan, setup.value)), {
+          ? PipelineDriver.run(settings, { model, request: Reasoning.apply(plan, setup.value) }, {
               onInput: (chunk) => {
                 for (const ev of chunk) {
                   if (ev._tag === "TextDelta") run.raw += ev.text
