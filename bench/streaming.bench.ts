@@ -6,13 +6,14 @@
  *
  *   node --import tsx bench/run.ts streaming                      # 10 and 100 streams, 5 s
  *   STREAM_LOADS=10,100,300,1000 STREAM_SECONDS=10 node --import tsx bench/run.ts streaming
- *   STREAM_PROFILE=1 …                                            # + gateway CPU profile summary
+ *   STREAM_PROFILE=1 …                                            # + CPU profile summaries (of the bundle)
+ *   STREAM_PROFILE_KEEP=/some/dir …                               # and keep the .cpuprofile files there
  *
  * Per load and target: CPU per delivered delta (target process user+sys over the window, /proc),
  * delivered fraction (deltas that reached a client before the fake's end + 2 s), latency from
  * the fake's write to the client's receive (p50/p99/max) and RSS per stream (peak − idle).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -97,7 +98,10 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
     await fake.stop()
     if (profile) {
       const profDir = join(dir, "prof")
-      for (const f of readdirSync(profDir)) console.log(`${target} profile at ${streams} streams:\n${summarise(join(profDir, f))}`)
+      for (const f of readdirSync(profDir)) {
+        console.log(`${target} profile at ${streams} streams:\n${summarise(join(profDir, f))}`)
+        if (process.env.STREAM_PROFILE_KEEP) copyFileSync(join(profDir, f), join(process.env.STREAM_PROFILE_KEEP, `${target}-${streams}.cpuprofile`))
+      }
     }
     rmSync(dir, { recursive: true, force: true })
   }

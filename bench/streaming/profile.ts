@@ -102,6 +102,8 @@ export interface Summary {
   readonly topOurs: ReadonlyArray<readonly [string, number]>
   /** The busiest functions left in "other", to see what the categories miss. */
   readonly topOther: ReadonlyArray<readonly [string, number]>
+  /** The Effect runtime's busiest functions (which machinery the hot path still goes through). */
+  readonly topEffect: ReadonlyArray<readonly [string, number]>
 }
 
 export const shares = (p: CpuProfile, top = 8): Summary => {
@@ -110,6 +112,7 @@ export const shares = (p: CpuProfile, top = 8): Summary => {
   const total: Record<Category, number> = { effect: 0, gc: 0, sqlite: 0, sockets: 0, sdk: 0, ours: 0, idle: 0, other: 0 }
   const ours = new Map<string, number>()
   const other = new Map<string, number>()
+  const effect = new Map<string, number>()
   for (const [id, t] of self) {
     const node = byId.get(id)
     if (node === undefined) continue
@@ -120,6 +123,9 @@ export const shares = (p: CpuProfile, top = 8): Summary => {
       const file = frame.url.replace(/^.*\/packages\//, "")
       const key = `${frame.functionName || "(anonymous)"} (${file}${frame === node.callFrame ? `:${(frame.lineNumber ?? 0) + 1}` : ""})`
       ours.set(key, (ours.get(key) ?? 0) + t)
+    } else if (c === "effect") {
+      const key = `${frame.functionName || "(anonymous)"} (${frame.url.replace(/^.*\/dist\/esm\//, "")})`
+      effect.set(key, (effect.get(key) ?? 0) + t)
     } else if (c === "other") {
       const key = `${frame.functionName || "(anonymous)"} (${frame.url.replace(/^.*node_modules\//, "") || "native"})`
       other.set(key, (other.get(key) ?? 0) + t)
@@ -129,7 +135,7 @@ export const shares = (p: CpuProfile, top = 8): Summary => {
   const share = (t: number) => (busy === 0 ? 0 : t / busy)
   const result = Object.fromEntries(categories.map((c) => [c, c === "idle" ? 0 : share(total[c])])) as Record<Category, number>
   const ranked = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, t]) => [k, share(t)] as const)
-  return { shares: result, busyMs: busy / 1000, topOurs: ranked(ours), topOther: ranked(other) }
+  return { shares: result, busyMs: busy / 1000, topOurs: ranked(ours), topOther: ranked(other), topEffect: ranked(effect) }
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`
@@ -146,6 +152,8 @@ export const summarise = (file: string): string => {
     "  ours, busiest:",
     ...s.topOurs.map(([k, v]) => `    ${pct(v)}  ${k}`),
     "  other, busiest:",
-    ...s.topOther.map(([k, v]) => `    ${pct(v)}  ${k}`)
+    ...s.topOther.map(([k, v]) => `    ${pct(v)}  ${k}`),
+    "  effect, busiest:",
+    ...s.topEffect.map(([k, v]) => `    ${pct(v)}  ${k}`)
   ].join("\n")
 }

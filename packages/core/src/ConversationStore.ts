@@ -34,6 +34,12 @@ export { type ConversationRecord, type MessageRecord, type RunRecord, type RunSt
 /** What belongs together: one transaction. Rows are upserts; events are appended. */
 export interface Commit {
   readonly conversation: ConversationRecord
+  /**
+   * `false` when the conversation's row holds nothing new but its next seq and update time (a
+   * commit of Drafts only): a store may leave the row as it is. Its next seq is then derived from
+   * the log (as crash recovery does); the commit that ends a run always rewrites it. Default true.
+   */
+  readonly conversationChanged?: boolean
   readonly messages: ReadonlyArray<MessageRecord>
   readonly runs: ReadonlyArray<RunRecord>
   /** In seq order, contiguous with what is already stored. */

@@ -58,4 +58,15 @@ describe("ConversationStore (SQLite)", () => {
       expect(yield* store.events("a", 0)).toEqual([])
       expect((yield* store.events("b", 0)).length).toBe(1)
     }))
+
+  it.scoped("a Drafts-only commit may leave the row alone; the next seq loaded still follows the log", () =>
+    Effect.gen(function* () {
+      const store = Context.get(yield* Layer.build(SqliteStore.layerMemory()), ConversationStore.ConversationStore)
+      const conv = (nextSeq: number, title: string) => ({ id: "c", title, nextSeq, queueMode: "followup" as const, createdAt: 0, updatedAt: nextSeq, prunedBefore: 1 })
+      yield* store.commit({ conversation: conv(2, "first"), messages: [], runs: [], events: [block("c", 1)] })
+      yield* store.commit({ conversation: conv(4, "not written"), conversationChanged: false, messages: [], runs: [], events: [block("c", 2), block("c", 3)] })
+      const loaded = yield* store.load("c")
+      expect(loaded).toMatchObject({ title: "first", updatedAt: 2, nextSeq: 4 })
+      expect((yield* store.events("c", 0)).map((e) => e.seq)).toEqual([1, 2, 3])
+    }))
 })

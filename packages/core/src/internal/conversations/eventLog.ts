@@ -100,6 +100,7 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
       const events = a.pending
       const messages = a.dirtyMessages
       const runs = a.dirtyRuns
+      const conversationChanged = a.dirtyConversation || !a.exists
       a.inFlight = events
       a.pending = []
       a.dirtyMessages = undefined
@@ -107,6 +108,7 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
       a.dirtyConversation = false
       const commit: Commit = {
         conversation: A.toRecord(a),
+        conversationChanged,
         events,
         messages: messages === undefined ? [] : [...messages.values()],
         runs: runs === undefined ? [] : [...runs.values()]
@@ -121,7 +123,7 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
         a.pending = [...events, ...a.pending]
         if (messages !== undefined) for (const m of messages.values()) if (!a.dirtyMessages?.has(m.id)) A.markMessage(a, m)
         if (runs !== undefined) for (const r of runs.values()) if (!a.dirtyRuns?.has(r.id)) A.markRun(a, r)
-        a.dirtyConversation = true
+        if (conversationChanged) a.dirtyConversation = true
         return undefined
       }
       return { actor: a, commit, settle }

@@ -51,7 +51,9 @@ export const make = (deps: {
     const ev = { ...body, seq: a.nextSeq++, conversationId: a.id, runId, at: now() } as ReplyEvent
     a.pending.push(ev)
     a.updatedAt = ev.at
-    a.dirtyConversation = true
+    // A Draft or progress update alone leaves the conversation's row as it is (the log has the
+    // seq); every other event, RunEnded included, rewrites it.
+    if (ev._tag !== "Draft" && ev._tag !== "ReasoningUpdate") a.dirtyConversation = true
     return ev
   }
 

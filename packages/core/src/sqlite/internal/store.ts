@@ -117,6 +117,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     const pruneStmt = prepare("DELETE FROM events WHERE conversation_id = ? AND seq < ?")
     const prunedBeforeStmt = prepare("UPDATE conversations SET pruned_before = MAX(pruned_before, ?) WHERE id = ?")
     const loadStmt = prepare("SELECT * FROM conversations WHERE id = ?")
+    const lastSeqStmt = prepare("SELECT MAX(seq) AS seq FROM events WHERE conversation_id = ?")
     const prunedOfStmt = prepare("SELECT pruned_before FROM conversations WHERE id = ?")
     const eventsStmt = prepare("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq").pluck(true)
     const messagesStmt = prepare("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq")
@@ -170,7 +171,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     }
 
     const writeOne = (c: Store.Commit) => {
-      upsertConversation(c.conversation)
+      if (c.conversationChanged !== false) upsertConversation(c.conversation)
       insertEvents(c.conversation.id, c.events)
       for (const m of c.messages) upsertMessage(m)
       for (const r of c.runs) upsertRun(r)
@@ -189,7 +190,10 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
       Effect.try({
         try: () => {
           const row = loadStmt.get(id) as ConversationRow | undefined
-          return row === undefined ? undefined : conversationOf(row)
+          if (row === undefined) return undefined
+          // A Drafts-only commit leaves next_seq behind (Commit.conversationChanged): the log has the truth.
+          const last = (lastSeqStmt.get(id) as { seq: number | null } | undefined)?.seq ?? 0
+          return conversationOf(last >= row.next_seq ? { ...row, next_seq: last + 1 } : row)
         },
         catch: toStoreError
       })
