@@ -10,7 +10,7 @@ const texts = (evs: ReadonlyArray<ReplyEvent.ReplyEvent>, tag: ReplyEvent.Tag) =
   evs.filter((e) => e._tag === tag).map((e) => ("text" in e ? e.text : ""))
 
 describe("Conversations", () => {
-  it.scoped("history shows a reply being written with its live text; its row is written per block, not per delta", () =>
+  it.scoped("history shows a reply being written with its live text; its row is written per block or checkpoint, not per delta", () =>
     Effect.gen(function* () {
       const { svc, store } = yield* setup(() => answer(["Hel", "lo ", "there"], 1000))
       const sub = yield* collect(svc, "live")
@@ -21,7 +21,7 @@ describe("Conversations", () => {
         ["user", "hi", "complete"],
         ["assistant", "Hello ", "streaming"]
       ])
-      // the stored row lags the Drafts (no block yet); the live text comes from the actor
+      // the stored row lags the Drafts (no block yet, and less than a checkpoint's text); the live text comes from the actor
       const row = (yield* store.messages("live")).find((m) => m.role === "assistant")
       expect(row?.text).toBe("")
       yield* TestClock.adjust("1 second")

@@ -41,6 +41,8 @@ export interface Run {
   attemptFirstSeq: number | undefined
   blocks: Array<string>
   draft: string | undefined
+  /** Length of the preview when the reply's row was last rewritten from it. */
+  checkpoint: number
   final: string | undefined
   /** Raw model text of the current attempt (what the model said, shown or not yet). */
   raw: string
@@ -77,7 +79,11 @@ export interface Actor {
   readonly sendLock: Effect.Semaphore
   /** Subscribers: each gets an event once it is committed. */
   readonly fanout: Fanout
-  /** Events not yet committed (so not yet published), in seq order; `inFlight` is being committed. */
+  /**
+   * Events not yet committed (so not yet published), in seq order; `inFlight` is being committed.
+   * A Draft is here only when it came behind an event still uncommitted (it is published after
+   * that, in order, and never stored).
+   */
   pending: Array<ReplyEvent>
   inFlight: ReadonlyArray<ReplyEvent>
   dirtyMessages: Map<string, MessageRecord> | undefined
@@ -88,13 +94,21 @@ export interface Actor {
    * once per commit, not per payload: joining a long reply per block is O(n²).
    */
   replyDirty: boolean
+  /**
+   * Every seq below this may be published before it is committed (a Draft): the conversation's
+   * row holds at least this as its next seq, so after a crash no event ever gets a seq a reader
+   * may hold. `reserving` is the bound asked for (raised ahead of `nextSeq`, written by the next
+   * commit); `reserved` what is committed.
+   */
+  reserved: number
+  reserving: number
 }
 
 export const EMPTY: ReadonlyArray<ReplyEvent> = []
 
 export const fromRecord = (id: string, record: ConversationRecord | undefined, now: number): Actor => ({
   sendLock: Effect.unsafeMakeSemaphore(1),
-  fanout: new Fanout(),
+  fanout: new Fanout((record?.nextSeq ?? 1) - 1),
   id,
   exists: record !== undefined,
   owner: record?.owner,
@@ -117,14 +131,16 @@ export const fromRecord = (id: string, record: ConversationRecord | undefined, n
   dirtyMessages: undefined,
   dirtyRuns: undefined,
   dirtyConversation: false,
-  replyDirty: false
+  replyDirty: false,
+  reserved: record?.nextSeq ?? 1,
+  reserving: record?.nextSeq ?? 1
 })
 
 export const toRecord = (a: Actor): ConversationRecord => ({
   id: a.id,
   owner: a.owner,
   title: a.title,
-  nextSeq: a.nextSeq,
+  nextSeq: Math.max(a.nextSeq, a.reserving),
   queueMode: a.queueMode,
   settings: a.settings,
   createdAt: a.createdAt,

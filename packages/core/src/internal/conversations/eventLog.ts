@@ -49,6 +49,8 @@ const hasDirty = (a: A.Actor) =>
   a.replyDirty ||
   a.dirtyConversation || a.pending.length > 0 || a.dirtyMessages !== undefined || a.dirtyRuns !== undefined
 
+const isDraft = (e: ReplyEvent) => e._tag === "Draft"
+
 const storeErrorOf = (cause: Cause.Cause<StoreError>): StoreError => {
   const f = Cause.failureOption(cause)
   if (f._tag === "Some") return f.value
@@ -106,10 +108,12 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
       a.dirtyMessages = undefined
       a.dirtyRuns = undefined
       a.dirtyConversation = false
+      const conversation = A.toRecord(a)
       const commit: Commit = {
-        conversation: A.toRecord(a),
+        conversation,
         conversationChanged,
-        events,
+        // Drafts that waited behind an uncommitted event are published with it, never stored.
+        events: events.some(isDraft) ? events.filter((e) => !isDraft(e)) : events,
         messages: messages === undefined ? [] : [...messages.values()],
         runs: runs === undefined ? [] : [...runs.values()]
       }
@@ -117,6 +121,7 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
         a.inFlight = A.EMPTY
         if (ok) {
           a.exists = true
+          if (conversationChanged) a.reserved = Math.max(a.reserved, conversation.nextSeq)
           return events
         }
         // Put it back so the next flush retries it (still in seq order).

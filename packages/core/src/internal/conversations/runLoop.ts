@@ -29,6 +29,22 @@ type Body = ReplyEvent extends infer E ? (E extends ReplyEvent ? Omit<E, "seq" |
 /** Uncommitted events per actor above which a run waits for the writer. */
 export const MAX_BACKLOG = 512
 
+/**
+ * How far ahead of the next seq the conversation's row reserves seqs for Drafts published before
+ * any commit (renewed at half-way, by the next group commit). After a crash, seqs go on from the
+ * reservation, so they can jump by up to this much; they never repeat.
+ */
+export const RESERVE_AHEAD = 1024
+
+/**
+ * The running reply's row is rewritten from its preview when that grew by a quarter since the
+ * last time (at least `CHECKPOINT_MIN`, at most `CHECKPOINT_CHARS` characters): what a crash can
+ * lose of it. (Growing by a quarter, the rewrites of a reply of n characters add up to ~5n; the
+ * cap bounds the loss on long replies.)
+ */
+const CHECKPOINT_MIN = 64
+const CHECKPOINT_CHARS = 2048
+
 export interface RunLoop {
   /** Appends an event (seq, time) to the actor; committed by the next group commit. */
   readonly event: (a: A.Actor, runId: string, body: Body) => ReplyEvent
@@ -49,11 +65,22 @@ export const make = (deps: {
 
   const event = (a: A.Actor, runId: string, body: Body): ReplyEvent => {
     const ev = { ...body, seq: a.nextSeq++, conversationId: a.id, runId, at: now() } as ReplyEvent
-    a.pending.push(ev)
     a.updatedAt = ev.at
-    // A Draft or progress update alone leaves the conversation's row as it is (the log has the
-    // seq); every other event, RunEnded included, rewrites it.
-    if (ev._tag !== "Draft" && ev._tag !== "ReasoningUpdate") a.dirtyConversation = true
+    if (ev._tag === "Draft") {
+      // A preview, never stored: published now, unless an earlier event is still uncommitted (then
+      // after it, in order) or its seq is not yet covered by the committed reservation.
+      if (ev.seq + RESERVE_AHEAD / 2 >= a.reserving) {
+        a.reserving = ev.seq + RESERVE_AHEAD
+        a.dirtyConversation = true
+      }
+      if (a.pending.length === 0 && a.inFlight.length === 0 && ev.seq < a.reserved) a.fanout.publish([ev])
+      else a.pending.push(ev)
+      return ev
+    }
+    a.pending.push(ev)
+    // A progress update alone leaves the conversation's row as it is (the log has the seq); every
+    // other event, RunEnded included, rewrites it.
+    if (ev._tag !== "ReasoningUpdate") a.dirtyConversation = true
     return ev
   }
 
@@ -102,6 +129,7 @@ export const make = (deps: {
           run.attemptFirstSeq = undefined
           run.blocks = []
           run.draft = undefined
+          run.checkpoint = 0
           rewrite = true
           break
         }
@@ -116,7 +144,14 @@ export const make = (deps: {
           if (p._tag === "Block") {
             run.blocks.push(p.text)
             rewrite = true
-          } else if (p._tag === "Draft") run.draft = applyDraft(run.draft ?? "", p)
+          } else if (p._tag === "Draft") {
+            run.draft = applyDraft(run.draft ?? "", p)
+            // Drafts are not stored: the reply's row is the partial text crash recovery keeps.
+            if (run.draft.length >= run.checkpoint + Math.min(CHECKPOINT_CHARS, Math.max(CHECKPOINT_MIN, run.checkpoint >> 2))) {
+              run.checkpoint = run.draft.length
+              rewrite = true
+            }
+          }
         }
       }
     }
@@ -167,6 +202,7 @@ export const make = (deps: {
           attemptFirstSeq: undefined,
           blocks: [],
           draft: undefined,
+          checkpoint: 0,
           final: undefined,
           raw: "",
           model: undefined
@@ -235,6 +271,8 @@ export const make = (deps: {
           run.message = { ...run.message, text: run.final ?? A.visibleText(run), status: "failed", error: { tag: error.tag, message: error.message } }
         }
         event(a, run.runId, { _tag: "RunEnded", reason })
+        // The run's Drafts are all below nextSeq now: the reservation goes (the row keeps the real next seq).
+        a.reserved = a.reserving = a.nextSeq
         run.record = { ...run.record, status: reason, endedAt: now() }
         A.markRun(a, run.record)
         A.markMessage(a, run.message)

@@ -33,6 +33,7 @@ import { Model } from "../../Model.js"
 import { Outbox } from "../../Outbox.js"
 import type { ReplyEvent } from "../../ReplyEvent.js"
 import * as A from "./actor.js"
+import { mergeBySeq } from "./draftLog.js"
 import * as EventLog from "./eventLog.js"
 import * as Registry from "./registry.js"
 import * as RunLoop from "./runLoop.js"
@@ -273,6 +274,23 @@ export const make = (options: RuntimeOptions = {}) =>
 
     const outboxOptions = { maxEvents: options.outboxCapacity }
 
+    /**
+     * What a reader registered on `a`'s fan-out has missed after `afterSeq`: the log, with the
+     * running attempt's Drafts (published, never stored) merged in, up to `upTo` — the last seq
+     * published when the reader asks. Everything published later reaches the reader live, in seq
+     * order; the log's events past `upTo` (committed, not yet published) are left to that.
+     */
+    const catchUp = (a: A.Actor, afterSeq: number) =>
+      Effect.suspend(() => {
+        const upTo = a.fanout.lastPublished
+        const drafts = a.fanout.drafts.since(afterSeq)
+        return Effect.map(store.events(a.id, afterSeq), (logged) => {
+          let n = logged.length
+          while (n > 0 && logged[n - 1]!.seq > upTo) n--
+          return { events: mergeBySeq(n === logged.length ? logged : logged.slice(0, n), drafts), upTo }
+        })
+      })
+
     const subscribe = (conversationId: string, opts?: { readonly fromSeq?: number | undefined }) =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
@@ -293,13 +311,18 @@ export const make = (options: RuntimeOptions = {}) =>
             last = out[out.length - 1]!.seq
             return Chunk.unsafeFromArray(out as Array<ReplyEvent>)
           }
-          const replay = fresh(yield* store.events(conversationId, last))
+          const caughtUp = ({ events, upTo }: { readonly events: ReadonlyArray<ReplyEvent>; readonly upTo: number }) => {
+            const out = fresh(events)
+            last = Math.max(last, upTo)
+            return out
+          }
+          const replay = caughtUp(yield* catchUp(a, last))
           const pull: Effect.Effect<Chunk.Chunk<ReplyEvent>, Option.Option<StoreError | EventsExpired>> = Effect.suspend(() => {
             if (box.overflowed) {
-              // The reader fell more than the outbox behind: read on from the log (everything
-              // published is committed), then live again.
+              // The reader fell more than the outbox behind: catch up from the log (and the
+              // running attempt's Drafts), then live again.
               box.reset()
-              return store.events(conversationId, last).pipe(Effect.map(fresh), Effect.mapError(Option.some))
+              return catchUp(a, last).pipe(Effect.map(caughtUp), Effect.mapError(Option.some))
             }
             const waiting = box.takeAll()
             if (waiting.length > 0) return Effect.succeed(fresh(waiting))
@@ -355,14 +378,19 @@ export const make = (options: RuntimeOptions = {}) =>
             unlisten()
             onEnd?.()
           })
-          const logged = yield* restore(store.events(conversationId, fromSeq)).pipe(Effect.onError(() => Effect.sync(unlisten)))
+          const missed = yield* restore(catchUp(a, fromSeq)).pipe(Effect.onError(() => Effect.sync(unlisten)))
           const replay: Array<ReplyEvent> = []
-          for (const source of [logged, buffered]) {
-            for (const ev of source) {
-              if (ev.seq <= last) continue
-              replay.push(ev)
-              last = ev.seq
-            }
+          for (const ev of missed.events) {
+            if (ev.seq <= last) continue
+            replay.push(ev)
+            last = ev.seq
+          }
+          // What was published while the log was read: only what came after the catch-up's end.
+          last = Math.max(last, missed.upTo)
+          for (const ev of buffered) {
+            if (ev.seq <= last) continue
+            replay.push(ev)
+            last = ev.seq
           }
           buffered = undefined
           if (replay.length > 0) push(replay)
@@ -386,7 +414,8 @@ export const make = (options: RuntimeOptions = {}) =>
         rows.map((r) => {
           const a = registry.peek(r.conversationId)
           if (a === undefined) return r
-          return { ...r, lastSeq: Math.max(r.lastSeq, a.nextSeq - 1), running: a.run !== undefined || a.queued > 0 }
+          // The row's next seq may be a reservation (see actor.ts): the actor knows the real one.
+          return { ...r, lastSeq: a.nextSeq - 1, running: a.run !== undefined || a.queued > 0 }
         })
       )
 
