@@ -100,7 +100,7 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
       const profDir = join(dir, "prof")
       for (const f of readdirSync(profDir)) {
         console.log(`${target} profile at ${streams} streams:\n${summarise(join(profDir, f))}`)
-        if (process.env.STREAM_PROFILE_KEEP) copyFileSync(join(profDir, f), join(process.env.STREAM_PROFILE_KEEP, `${target}-${streams}.cpuprofile`))
+        if (process.env.STREAM_PROFILE_KEEP) copyFileSync(join(profDir, f), join(process.env.STREAM_PROFILE_KEEP, `${target}-${streams}-${f}`))
       }
     }
     rmSync(dir, { recursive: true, force: true })

@@ -6,7 +6,7 @@
  * @internal
  */
 import Anthropic from "@anthropic-ai/sdk"
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Runtime } from "effect"
 import { type ModelRequest, type ModelService, type OnEvents, streamOf, type Thinking } from "../../Model.js"
 import * as ModelError from "../../ModelError.js"
 import type { MessageStart, ModelEvent } from "../../ModelEvent.js"
@@ -341,35 +341,63 @@ export const attempt = <A, E>(
           r = winner
         }
       }
-      const read = Effect.tryPromise({
-        try: async () => {
-          if (iterator === undefined) iterator = (await source.open(controller.signal))[Symbol.asyncIterator]()
-          return readBatch()
-        },
-        catch: fail
-      })
       const end: Effect.Effect<void, ModelError.ModelError> = Effect.suspend(() =>
         mapper.stopped() ? Effect.void : Effect.fail(new ModelError.Network({ message: "the stream ended before message_stop" }))
       )
-      /** One read (a batch of events), handed on; then the next, until the body ends. */
-      const next: Effect.Effect<void, ModelError.ModelError | E> = Effect.suspend(() => {
-        if (timedOut !== undefined) return Effect.fail(timedOut)
-        waitingSince = now()
-        return Effect.flatMap(read, ({ done, items }): Effect.Effect<void, ModelError.ModelError | E> => {
-          waitingSince = undefined
-          if (timedOut !== undefined) return Effect.fail(timedOut)
-          if (done) finished = true
-          const after = done ? end : next
-          if (items.length === 0) return after
-          started = true
-          const out: Array<ModelEvent> = []
-          for (const item of items) for (const e of mapper.map(item)) out.push(e)
-          if (out.length === 0) return after
-          const k = onEvents(out)
-          return k === undefined ? after : Effect.zipRight(k, after)
+      const runtime = yield* Effect.runtime<never>()
+      /**
+       * The read loop, in plain promises: a chunk costs no fiber step. Only an effect the consumer
+       * returns (backpressure) runs, on this fiber's runtime, before the next read. Resolves with
+       * how the attempt ends.
+       */
+      return yield* Effect.async<void, ModelError.ModelError | E>((resume) => {
+        let stopped = false
+        let waiting: Fiber.RuntimeFiber<void, E> | undefined
+        const loop = async (): Promise<Effect.Effect<void, ModelError.ModelError | E>> => {
+          for (;;) {
+            if (timedOut !== undefined) return Effect.fail(timedOut)
+            waitingSince = now()
+            let batch: { readonly items: Array<A>; readonly done: boolean }
+            try {
+              if (iterator === undefined) iterator = (await source.open(controller.signal))[Symbol.asyncIterator]()
+              batch = await readBatch()
+            } catch (e) {
+              return Effect.fail(fail(e))
+            }
+            if (stopped) return Effect.void
+            waitingSince = undefined
+            if (timedOut !== undefined) return Effect.fail(timedOut)
+            if (batch.done) finished = true
+            if (batch.items.length > 0) {
+              started = true
+              const out: Array<ModelEvent> = []
+              for (const item of batch.items) for (const e of mapper.map(item)) out.push(e)
+              const k = out.length === 0 ? undefined : onEvents(out)
+              if (k !== undefined) {
+                const fiber = Runtime.runFork(runtime)(k)
+                waiting = fiber
+                const exit = await new Promise<Exit.Exit<void, E>>((r) => fiber.addObserver(r))
+                waiting = undefined
+                if (stopped) return Effect.void
+                if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+              }
+            }
+            if (batch.done) return end
+          }
+        }
+        loop().then(
+          (outcome) => {
+            if (!stopped) resume(outcome)
+          },
+          (defect) => {
+            if (!stopped) resume(Effect.die(defect))
+          }
+        )
+        return Effect.suspend(() => {
+          stopped = true
+          return waiting === undefined ? Effect.void : Fiber.interrupt(waiting)
         })
       })
-      return yield* next
     })
   )
 

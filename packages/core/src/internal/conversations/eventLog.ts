@@ -25,8 +25,12 @@ import type { ReplyEvent } from "../../ReplyEvent.js"
 import * as A from "./actor.js"
 
 export interface EventLog {
-  /** The actor's uncommitted data goes into the next group commit (does not wait). */
-  readonly mark: (a: A.Actor) => void
+  /**
+   * The actor's uncommitted data goes into the next group commit (does not wait). A reply
+   * checkpoint alone (`replyDirty`, nothing else) does not start one: it rides along with the next
+   * commit that happens anyway, unless `force`.
+   */
+  readonly mark: (a: A.Actor, force?: boolean) => void
   /** Everything the actor has now, committed (or the store's failure). */
   readonly flush: (a: A.Actor) => Effect.Effect<void, StoreError>
   /** Uncommitted events of the actor (what `maxBacklog` bounds). */
@@ -45,9 +49,11 @@ const afterIo: Effect.Effect<void> = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(t))
 })
 
-const hasDirty = (a: A.Actor) =>
-  a.replyDirty ||
+/** Data that must be committed soon (every event but a Draft is published only once committed). */
+const mustCommit = (a: A.Actor) =>
   a.dirtyConversation || a.pending.length > 0 || a.dirtyMessages !== undefined || a.dirtyRuns !== undefined
+
+const hasDirty = (a: A.Actor) => a.replyDirty || mustCommit(a)
 
 const isDraft = (e: ReplyEvent) => e._tag === "Draft"
 
@@ -62,6 +68,8 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
   Effect.gen(function* () {
     let collecting: Batch | undefined
     let writing: Batch | undefined
+    /** Actors with only a reply checkpoint to write: taken into the next batch, which they do not start. */
+    const riders = new Set<A.Actor>()
     const wake = yield* Effect.makeLatch(false)
 
     const join = (a: A.Actor): Batch => {
@@ -74,8 +82,9 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
       return b
     }
 
-    const mark = (a: A.Actor) => {
-      if (hasDirty(a)) join(a)
+    const mark = (a: A.Actor, force = false) => {
+      if (force || mustCommit(a)) join(a)
+      else if (a.replyDirty) riders.add(a)
     }
 
     const flush = (a: A.Actor): Effect.Effect<void, StoreError> =>
@@ -96,6 +105,7 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
         const run = a.run
         if (run !== undefined) {
           run.message = { ...run.message, text: run.final ?? A.visibleText(run) }
+          run.checkpoint = run.draft?.length ?? 0
           A.markMessage(a, run.message)
         }
       }
@@ -136,6 +146,8 @@ export const make = (store: ConversationStoreService): Effect.Effect<EventLog, n
 
     const writeBatch = (b: Batch) =>
       Effect.gen(function* () {
+        for (const a of riders) b.actors.add(a)
+        riders.clear()
         writing = b
         const parts = [...b.actors].flatMap((a) => take(a) ?? [])
         const failed = new Map<A.Actor, StoreError>()

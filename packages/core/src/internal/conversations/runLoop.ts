@@ -37,10 +37,11 @@ export const MAX_BACKLOG = 512
 export const RESERVE_AHEAD = 1024
 
 /**
- * The running reply's row is rewritten from its preview when that grew by a quarter since the
- * last time (at least `CHECKPOINT_MIN`, at most `CHECKPOINT_CHARS` characters): what a crash can
- * lose of it. (Growing by a quarter, the rewrites of a reply of n characters add up to ~5n; the
- * cap bounds the loss on long replies.)
+ * The running reply's row is rewritten from its preview when that grew by a step since the last
+ * time — a quarter of it, at least `CHECKPOINT_MIN`, at most `CHECKPOINT_CHARS` characters — with
+ * the next commit, and by a commit of its own at two steps: what a crash can lose of it. (Growing
+ * by a quarter, the rewrites of a reply of n characters add up to ~5n; the cap bounds the loss on
+ * long replies.)
  */
 const CHECKPOINT_MIN = 64
 const CHECKPOINT_CHARS = 2048
@@ -121,6 +122,7 @@ export const make = (deps: {
     // per Draft: per delta that is O(n²) bytes for a long reply. The Drafts in the log hold the
     // rest; crash recovery rebuilds the partial text from them (see the SQLite store's `recover`).
     let rewrite = false
+    let force = false
     for (const p of chunk) {
       switch (p._tag) {
         case "Rollback": {
@@ -129,7 +131,6 @@ export const make = (deps: {
           run.attemptFirstSeq = undefined
           run.blocks = []
           run.draft = undefined
-          run.checkpoint = 0
           rewrite = true
           break
         }
@@ -146,17 +147,18 @@ export const make = (deps: {
             rewrite = true
           } else if (p._tag === "Draft") {
             run.draft = applyDraft(run.draft ?? "", p)
-            // Drafts are not stored: the reply's row is the partial text crash recovery keeps.
-            if (run.draft.length >= run.checkpoint + Math.min(CHECKPOINT_CHARS, Math.max(CHECKPOINT_MIN, run.checkpoint >> 2))) {
-              run.checkpoint = run.draft.length
-              rewrite = true
-            }
+            // Drafts are not stored: the reply's row is the partial text crash recovery keeps. A
+            // checkpoint is due after a step; it rides with the next commit, or forces one at 2 steps.
+            const grown = run.draft.length - run.checkpoint
+            const step = Math.min(CHECKPOINT_CHARS, Math.max(CHECKPOINT_MIN, run.checkpoint >> 2))
+            if (grown >= step) a.replyDirty = true
+            if (grown >= 2 * step) force = true
           }
         }
       }
     }
     if (rewrite) a.replyDirty = true
-    log.mark(a)
+    log.mark(a, force)
   }
 
   /** Backpressure after a chunk: wait for the writer only when the backlog is too large. */
