@@ -6,10 +6,14 @@
  *
  *   node --import tsx bench/run.ts streaming                      # 10 and 100 streams, 5 s
  *   STREAM_LOADS=10,100,300,1000 STREAM_SECONDS=10 node --import tsx bench/run.ts streaming
+ *   STREAM_WARMUP=0 …                                             # no warm-up round (default 3 s, ≤ 100 streams)
  *   STREAM_PROFILE=1 …                                            # + CPU profile summaries (of the bundle)
  *   STREAM_PROFILE_KEEP=/some/dir …                               # and keep the .cpuprofile files there
  *
- * Per load and target: CPU per delivered delta (target process user+sys over the window, /proc),
+ * Each target first serves a warm-up round (STREAM_WARMUP s, at most 100 streams), so the window
+ * measures a process in its steady state, not its JIT warming up. Per load and target: CPU per
+ * delivered delta (target process user+sys over the window, /proc, with the kernel's and the main
+ * thread's shares),
  * delivered fraction (deltas that reached a client before the fake's end + 2 s), latency from
  * the fake's write to the client's receive (p50/p99/max) and RSS per stream (peak − idle).
  */
@@ -18,19 +22,24 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { summarise } from "./streaming/profile.js"
-import { cpuMicros, freePort, type Proc, rssBytes, start } from "./streaming/procs.js"
+import { cpuSplit, freePort, mainThreadMicros, type Proc, rssBytes, start } from "./streaming/procs.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
 const loads = (process.env.STREAM_LOADS ?? "10,100").split(",").map(Number)
 const seconds = Number(process.env.STREAM_SECONDS ?? 5)
 const profile = process.env.STREAM_PROFILE === "1"
+const warmup = Number(process.env.STREAM_WARMUP ?? 3)
 const tsx = ["--import", "tsx"]
 
 interface Row {
   readonly target: string
   readonly streams: number
   readonly cpuPerDeltaUs: number
+  /** The kernel's share of that CPU (syscalls: sockets, files). */
+  readonly systemShare: number
+  /** The main thread's (event loop's) share of it; the rest is V8's GC and compiler threads and libuv's. */
+  readonly mainShare: number
   readonly delivered: number
   readonly p50: number
   readonly p99: number
@@ -66,11 +75,19 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
     const { port } = JSON.parse(await fake.line((l) => l.startsWith("{"), 20_000)) as { port: number }
     t = await startTarget(target, `http://127.0.0.1:${port}`, dir)
     const pid = t.proc.child.pid!
+    if (warmup > 0) {
+      // Both targets warm up the same way (the JIT has compiled the hot paths before the window):
+      // what is measured is the steady state of a process that has been serving for a while.
+      const w = start([...tsx, join(here, "streaming/clients.ts")], { SECONDS: String(warmup), DELTAS_PER_SECOND: "20", TARGET: target, URL: t.url, STREAMS: String(Math.min(streams, 100)), RUN_TAG: `warm-${Date.now()}` })
+      await w.line((l) => l.startsWith("{"), (warmup + 30) * 1000)
+      await w.stop()
+    }
     await new Promise((r) => setTimeout(r, 500))
     const idle = rssBytes(pid)
     clients = start([...tsx, join(here, "streaming/clients.ts")], { ...env, TARGET: target, URL: t.url, STREAMS: String(streams), RUN_TAG: String(Date.now()) })
     await clients.line((l) => l === "started", 30_000)
-    const c0 = cpuMicros(pid)
+    const c0 = cpuSplit(pid)
+    const m0 = mainThreadMicros(pid)
     let peak = idle
     const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 200)
     const result = JSON.parse(await clients.line((l) => l.startsWith("{"), (seconds + 30) * 1000)) as {
@@ -81,11 +98,15 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
       max: number
     }
     clearInterval(sampler)
-    const cpu = cpuMicros(pid) - c0
+    const c1 = cpuSplit(pid)
+    const main = mainThreadMicros(pid) - m0
+    const cpu = c1.user + c1.system - c0.user - c0.system
     return {
       target,
       streams,
       cpuPerDeltaUs: result.delivered === 0 ? Number.NaN : cpu / result.delivered,
+      systemShare: cpu === 0 ? 0 : (c1.system - c0.system) / cpu,
+      mainShare: cpu === 0 ? 0 : main / cpu,
       delivered: result.delivered / result.expected,
       p50: result.p50,
       p99: result.p99,
@@ -110,8 +131,8 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
 export default async () => {
   const rows: Array<Row> = []
   console.log(`streaming: ${seconds} s per stream, 20 deltas/s, loads ${loads.join(", ")} (target process CPU from /proc)`)
-  console.log("| streams | target | CPU µs/delta | ratio | delivered | p50 ms | p99 ms | max ms | RSS KiB/stream |")
-  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+  console.log("| streams | target | CPU µs/delta | ratio | kernel | main thread | delivered | p50 ms | p99 ms | max ms | RSS KiB/stream |")
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for (const n of loads) {
     const floor = await measure("floor", n)
     const gateway = await measure("gateway", n)
@@ -119,7 +140,7 @@ export default async () => {
     for (const r of [floor, gateway]) {
       const ratio = r.target === "gateway" ? `${(gateway.cpuPerDeltaUs / floor.cpuPerDeltaUs).toFixed(2)}×` : ""
       console.log(
-        `| ${n} | ${r.target} | ${r.cpuPerDeltaUs.toFixed(0)} | ${ratio} | ${(100 * r.delivered).toFixed(1)} % | ${r.p50} | ${r.p99} | ${r.max} | ${r.rssPerStreamKiB.toFixed(0)} |`
+        `| ${n} | ${r.target} | ${r.cpuPerDeltaUs.toFixed(0)} | ${ratio} | ${(100 * r.systemShare).toFixed(0)} % | ${(100 * r.mainShare).toFixed(0)} % | ${(100 * r.delivered).toFixed(1)} % | ${r.p50} | ${r.p99} | ${r.max} | ${r.rssPerStreamKiB.toFixed(0)} |`
       )
     }
   }

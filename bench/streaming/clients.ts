@@ -43,7 +43,7 @@ const one = (i: number) =>
     ws.on("error", done)
     ws.on("close", () => resolve())
     if (target === "floor") {
-      ws.on("open", () => ws.send(JSON.stringify({ text: "stream please" })))
+      ws.on("open", () => ws.send(JSON.stringify({ text: `stream please seconds=${seconds}` })))
       ws.on("message", (data) => {
         const f = JSON.parse(String(data)) as { text?: string; end?: boolean; error?: string }
         if (f.text !== undefined) count(seen, f.text)
@@ -55,7 +55,7 @@ const one = (i: number) =>
     ws.on("open", () => ws.send(JSON.stringify({ type: "hello", protocol: 1, encoding: "json" })))
     ws.on("message", (data) => {
       const f = JSON.parse(String(data)) as Frame
-      if (f.type === "welcome") ws.send(JSON.stringify({ type: "send", id: 1, conversationId, text: "stream please" }))
+      if (f.type === "welcome") ws.send(JSON.stringify({ type: "send", id: 1, conversationId, text: `stream please seconds=${seconds}` }))
       else if (f.type === "res" && f.id === 1) {
         if (!f.ok) return done()
         ws.send(JSON.stringify({ type: "subscribe", id: 2, conversationId, fromSeq: f.result!.seq - 1 }))

@@ -2,7 +2,8 @@
  * A protocol-faithful fake of Anthropic's streaming Messages API for the streaming benchmark:
  * every `POST /v1/messages` with `stream: true` gets `message_start`, one text block whose
  * `content_block_delta`s come every `1000 / DELTAS_PER_SECOND` ms for `SECONDS`, then
- * `content_block_stop`, `message_delta`, `message_stop` (the SSE framing of protocols.md §1).
+ * `content_block_stop`, `message_delta`, `message_stop` (the SSE framing of protocols.md §1). A
+ * request whose text says `seconds=N` gets N seconds instead (the benchmark's warm-up).
  * Each delta's text carries the time it was written (`⟦<epoch ms>⟧ `), so a client on the same
  * machine measures the latency a user sees. Runs as its own process: `node --import tsx fake.ts`;
  * prints `{"port":…}` once listening; a SIGTERM stops it.
@@ -11,8 +12,13 @@ import { createServer } from "node:http"
 
 const rate = Number(process.env.DELTAS_PER_SECOND ?? 20)
 const seconds = Number(process.env.SECONDS ?? 10)
-const deltas = Math.max(1, Math.round(rate * seconds))
 let next = 0
+
+/** A prompt may ask for its own length (`seconds=N`, e.g. a warm-up run); else SECONDS. */
+const deltasFor = (body: string): number => {
+  const asked = /seconds=(\d+(?:\.\d+)?)/.exec(body)
+  return Math.max(1, Math.round(rate * (asked === null ? seconds : Number(asked[1]))))
+}
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
 
@@ -27,6 +33,7 @@ const server = createServer((req, res) => {
   req.on("data", (c) => (body += c))
   req.on("end", () => {
     const request = JSON.parse(body) as { model?: string }
+    const deltas = deltasFor(body)
     const id = `msg_bench_${++next}`
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "request-id": `req_${next}` })
     res.write(

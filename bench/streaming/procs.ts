@@ -58,11 +58,18 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string>, 
   }
 }
 
-/** User + system CPU of a process so far, in µs (Linux /proc). */
-export const cpuMicros = (pid: number): number => {
+/** User and system (kernel: syscalls, socket and file writes) CPU so far, in µs. */
+export const cpuSplit = (pid: number): { readonly user: number; readonly system: number } => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * 10_000 // utime, stime in 1/100 s
+  return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 } // utime, stime in 1/100 s
+}
+
+/** CPU (user + system, µs) of the process's main thread alone (the event loop; the rest is GC, JIT and I/O threads). */
+export const mainThreadMicros = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
 /** Resident memory of a process, in bytes. */

@@ -133,7 +133,7 @@ export const make = (state: State, path = "/v1/ws") =>
       deliver(sub: Sub, events: ReadonlyArray<Event>) {
         if (this.closed || sub.ended) return
         // Never a duplicate, whatever the source does.
-        const fresh = events.filter((e) => e.seq > sub.lastSeq)
+        const fresh = events.length === 1 ? (events[0]!.seq > sub.lastSeq ? events : []) : events.filter((e) => e.seq > sub.lastSeq)
         if (fresh.length === 0) return
         sub.lastSeq = fresh[fresh.length - 1]!.seq
         if (this.pending.length === 0 && this.ws.bufferedAmount < limits.sendHighWaterBytes) {

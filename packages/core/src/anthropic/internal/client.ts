@@ -240,6 +240,16 @@ export interface Source<A> {
 
 const IMMEDIATE: unique symbol = Symbol("immediate")
 
+/** Resolves in the event loop's next check phase; one timer per turn, shared by every stream reading. */
+let immediate: Promise<typeof IMMEDIATE> | undefined
+const nextImmediate = (): Promise<typeof IMMEDIATE> =>
+  (immediate ??= new Promise<typeof IMMEDIATE>((resolve) =>
+    setImmediate(() => {
+      immediate = undefined
+      resolve(IMMEDIATE)
+    })
+  ))
+
 export interface AttemptLimits {
   readonly firstTokenMs: number
   readonly idleMs: number
@@ -329,7 +339,7 @@ export const attempt = <A, E>(
           p.catch(() => {}) // a rejection is handled when a pull awaits `p` (or never, if nobody pulls)
           let winner: IteratorResult<A> | typeof IMMEDIATE
           try {
-            winner = await Promise.race([p, new Promise<typeof IMMEDIATE>((res) => setImmediate(res, IMMEDIATE))])
+            winner = await Promise.race([p, nextImmediate()])
           } catch {
             carry = p // emit what was read; the next pull raises the error, exactly as unbatched
             return { items, done: false }

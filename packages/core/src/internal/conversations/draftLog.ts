@@ -7,7 +7,7 @@
  * so it still receives every later event exactly once. They are dropped when the attempt is void
  * (a Rollback) and when the run ends (its Final has the text), exactly as the log compacted them.
  *
- * Bound: at most `MAX_DRAFTS`. Past it the oldest half is folded into one Draft (offset 0, the
+ * Bound: at most `MAX_DRAFTS` (+ 1). Past it the oldest half is folded into one Draft (offset 0, the
  * preview text as of the last folded Draft, with that Draft's seq): a reader that far behind gets
  * the same preview in one event instead of thousands. (Applying a Draft is idempotent, so one that
  * carries the whole text in place of the deltas it replaces leaves the reader's text the same.)
@@ -18,7 +18,7 @@ import { applyDraft, type ReplyEvent } from "../../ReplyEvent.js"
 
 type Draft = Extract<ReplyEvent, { readonly _tag: "Draft" }>
 
-export const MAX_DRAFTS = 4096
+export const MAX_DRAFTS = 256
 
 export class DraftLog {
   private drafts: Array<Draft> = []

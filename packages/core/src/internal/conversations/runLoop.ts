@@ -65,7 +65,12 @@ export const make = (deps: {
   const { store, model, log, registry, options, now, scope } = deps
 
   const event = (a: A.Actor, runId: string, body: Body): ReplyEvent => {
-    const ev = { ...body, seq: a.nextSeq++, conversationId: a.id, runId, at: now() } as ReplyEvent
+    // One shape for every Draft (the hot path); the other events spread their body.
+    const ev = (
+      body._tag === "Draft"
+        ? { _tag: "Draft", offset: body.offset, text: body.text, seq: a.nextSeq++, conversationId: a.id, runId, at: now() }
+        : { ...body, seq: a.nextSeq++, conversationId: a.id, runId, at: now() }
+    ) as ReplyEvent
     a.updatedAt = ev.at
     if (ev._tag === "Draft") {
       // A preview, never stored: published now, unless an earlier event is still uncommitted (then
