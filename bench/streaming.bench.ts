@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/run.ts streaming                      # 10 and 100 streams, 5 s
  *   STREAM_LOADS=10,100,300,1000 STREAM_SECONDS=10 node --import tsx bench/run.ts streaming
+ *   STREAM_REPEAT=3 …                                             # each pair 3 times, medians (the box is noisy)
  *   STREAM_WARMUP=0 …                                             # no warm-up round (default 3 s, ≤ 100 streams)
  *   STREAM_PROFILE=1 …                                            # + CPU profile summaries (of the bundle)
  *   STREAM_PROFILE_KEEP=/some/dir …                               # and keep the .cpuprofile files there
@@ -30,6 +31,7 @@ const loads = (process.env.STREAM_LOADS ?? "10,100").split(",").map(Number)
 const seconds = Number(process.env.STREAM_SECONDS ?? 5)
 const profile = process.env.STREAM_PROFILE === "1"
 const warmup = Number(process.env.STREAM_WARMUP ?? 3)
+const repeats = Math.max(1, Number(process.env.STREAM_REPEAT ?? 1))
 const tsx = ["--import", "tsx"]
 
 interface Row {
@@ -128,22 +130,52 @@ const measure = async (target: "floor" | "gateway", streams: number): Promise<Ro
   }
 }
 
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** Each metric's median over the repeats (the ratio is the median of the per-repeat ratios). */
+const medianRow = (rs: ReadonlyArray<Row>): Row => ({
+  target: rs[0]!.target,
+  streams: rs[0]!.streams,
+  cpuPerDeltaUs: median(rs.map((r) => r.cpuPerDeltaUs)),
+  systemShare: median(rs.map((r) => r.systemShare)),
+  mainShare: median(rs.map((r) => r.mainShare)),
+  delivered: median(rs.map((r) => r.delivered)),
+  p50: median(rs.map((r) => r.p50)),
+  p99: median(rs.map((r) => r.p99)),
+  max: median(rs.map((r) => r.max)),
+  rssPerStreamKiB: median(rs.map((r) => r.rssPerStreamKiB))
+})
+
 export default async () => {
   const rows: Array<Row> = []
-  console.log(`streaming: ${seconds} s per stream, 20 deltas/s, loads ${loads.join(", ")} (target process CPU from /proc)`)
+  console.log(
+    `streaming: ${seconds} s per stream, 20 deltas/s, loads ${loads.join(", ")}, ${repeats} repeat(s) (medians; floor and gateway alternate), target process CPU from /proc`
+  )
   console.log("| streams | target | CPU µs/delta | ratio | kernel | main thread | delivered | p50 ms | p99 ms | max ms | RSS KiB/stream |")
   console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for (const n of loads) {
-    const floor = await measure("floor", n)
-    const gateway = await measure("gateway", n)
-    rows.push(floor, gateway)
+    const floors: Array<Row> = []
+    const gateways: Array<Row> = []
+    for (let i = 0; i < repeats; i++) {
+      floors.push(await measure("floor", n))
+      gateways.push(await measure("gateway", n))
+    }
+    rows.push(...floors, ...gateways)
+    const floor = medianRow(floors)
+    const gateway = medianRow(gateways)
+    const ratios = gateways.map((g, i) => g.cpuPerDeltaUs / floors[i]!.cpuPerDeltaUs)
     for (const r of [floor, gateway]) {
-      const ratio = r.target === "gateway" ? `${(gateway.cpuPerDeltaUs / floor.cpuPerDeltaUs).toFixed(2)}×` : ""
+      const ratio =
+        r.target === "gateway" ? `${median(ratios).toFixed(2)}×${repeats > 1 ? ` (${ratios.map((x) => x.toFixed(2)).join(", ")})` : ""}` : ""
       console.log(
         `| ${n} | ${r.target} | ${r.cpuPerDeltaUs.toFixed(0)} | ${ratio} | ${(100 * r.systemShare).toFixed(0)} % | ${(100 * r.mainShare).toFixed(0)} % | ${(100 * r.delivered).toFixed(1)} % | ${r.p50} | ${r.p99} | ${r.max} | ${r.rssPerStreamKiB.toFixed(0)} |`
       )
     }
   }
   mkdirSync(join(here, "results"), { recursive: true })
-  writeFileSync(join(here, "results", `streaming-${Date.now()}.json`), JSON.stringify({ seconds, rows }, null, 2))
+  writeFileSync(join(here, "results", `streaming-${Date.now()}.json`), JSON.stringify({ seconds, repeats, rows }, null, 2))
 }
