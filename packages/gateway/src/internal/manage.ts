@@ -11,7 +11,7 @@ import * as Http from "./http.js"
 import * as Requests from "./requests.js"
 import type { State } from "./state.js"
 
-const { checkRunCap, mailboxFull, notFound, storeFailure } = Requests
+const { admitted, mailboxFull, notFound, storeFailure } = Requests
 
 const busy = (conversationId: string) =>
   Requests.refused(
@@ -51,40 +51,52 @@ export const remove = (state: State, principal: string, conversationId: string) 
 export const regenerate = (state: State, principal: string, conversationId: string) =>
   Effect.gen(function* () {
     yield* Requests.checkOwner(state, principal, conversationId, false)
-    yield* checkRunCap(state, principal, conversationId)
-    const started = yield* state.conversations.regenerate(conversationId).pipe(
-      Effect.catchTags({
-        ConversationBusy: () => Effect.fail(busy(conversationId)),
-        ConversationNotFound: () => Effect.fail(notFound(conversationId)),
-        MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", e.reason, 404)),
-        StoreError: (e) => Effect.fail(storeFailure(e))
+    return yield* admitted(
+      state,
+      principal,
+      conversationId,
+      Effect.gen(function* () {
+        const started = yield* state.conversations.regenerate(conversationId).pipe(
+          Effect.catchTags({
+            ConversationBusy: () => Effect.fail(busy(conversationId)),
+            ConversationNotFound: () => Effect.fail(notFound(conversationId)),
+            MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", e.reason, 404)),
+            StoreError: (e) => Effect.fail(storeFailure(e))
+          })
+        )
+        yield* state.track(conversationId, principal, { conversationId, messageId: "", seq: started.seq + 1 })
+        return started
       })
     )
-    yield* state.track(conversationId, principal, { conversationId, messageId: "", seq: started.seq + 1 })
-    return started
   })
 
 export const edit = (state: State, principal: string, conversationId: string, messageId: string, text: string) =>
   Effect.gen(function* () {
     if (text.trim() === "") return yield* Effect.fail(Requests.refused("BadFrame", "text: must not be blank", 400))
     yield* Requests.checkOwner(state, principal, conversationId, false)
-    yield* checkRunCap(state, principal, conversationId)
-    const accepted = yield* state.conversations
-      .edit(conversationId, messageId, text, {
-        owner: principal,
-        ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+    return yield* admitted(
+      state,
+      principal,
+      conversationId,
+      Effect.gen(function* () {
+        const accepted = yield* state.conversations
+          .edit(conversationId, messageId, text, {
+            owner: principal,
+            ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+          })
+          .pipe(
+            Effect.catchTags({
+              ConversationBusy: () => Effect.fail(busy(conversationId)),
+              ConversationNotFound: () => Effect.fail(notFound(conversationId)),
+              MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", `message ${JSON.stringify(messageId)}: ${e.reason}`, 404)),
+              MailboxFull: (e) => Effect.fail(mailboxFull(e)),
+              StoreError: (e) => Effect.fail(storeFailure(e))
+            })
+          )
+        yield* state.track(conversationId, principal, accepted)
+        return accepted
       })
-      .pipe(
-        Effect.catchTags({
-          ConversationBusy: () => Effect.fail(busy(conversationId)),
-          ConversationNotFound: () => Effect.fail(notFound(conversationId)),
-          MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", `message ${JSON.stringify(messageId)}: ${e.reason}`, 404)),
-          MailboxFull: (e) => Effect.fail(mailboxFull(e)),
-          StoreError: (e) => Effect.fail(storeFailure(e))
-        })
-      )
-    yield* state.track(conversationId, principal, accepted)
-    return accepted
+    )
   })
 
 export interface Exported {

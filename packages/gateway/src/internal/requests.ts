@@ -39,15 +39,26 @@ export const mailboxFull = (e: { readonly capacity: number }) =>
   refused("MailboxFull", `conversation mailbox is full (${e.capacity} messages)`, 429, 1000)
 
 /** Another run must fit this principal's cap (a send, a regenerate, an edit), and not while shutting down. */
-export const checkRunCap = (state: State, principal: string, conversationId: string) =>
-  Effect.suspend(() => {
-    if (state.isShuttingDown()) return Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
-    const cap = state.options.limits.maxRunsPerPrincipal
-    if (!state.runs.has(conversationId) && state.runsOf(principal) >= cap) {
-      return Effect.fail(refused("TooManyRuns", `at most ${cap} runs at a time per principal; wait for one to finish or stop one`, 429))
-    }
-    return Effect.void
-  })
+/**
+ * `start` (a send, an edit, a regenerate that ends by tracking its run) if the principal's run cap
+ * allows one more: the slot is reserved synchronously at the check and held until `start` ends, so
+ * the cap holds under a burst on any transport, without serialising sends behind a lock.
+ */
+export const admitted = <A, E, R>(state: State, principal: string, conversationId: string, start: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.suspend((): Effect.Effect<boolean, Refused> => {
+      if (state.isShuttingDown()) return Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
+      if (state.reserve(principal, conversationId)) {
+        const cap = state.options.limits.maxRunsPerPrincipal
+        if (state.runsOf(principal) <= cap) return Effect.succeed(true)
+        state.unreserve(conversationId)
+        return Effect.fail(refused("TooManyRuns", `at most ${cap} runs at a time per principal; wait for one to finish or stop one`, 429))
+      }
+      return Effect.succeed(false) // it runs already (or is being admitted): a turn more is not a run more
+    }),
+    () => start,
+    (mine) => (mine ? Effect.sync(() => state.unreserve(conversationId)) : Effect.void)
+  )
 
 /** Refuses unless the conversation is unowned-and-absent (when `allowMissing`) or owned by `principal`. */
 export const checkOwner = (state: State, principal: string, conversationId: string, allowMissing: boolean) =>
@@ -90,9 +101,11 @@ export const send = (
     if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
     if (text.trim() === "") return yield* Effect.fail(refused("BadFrame", "text: must not be empty or only whitespace", 400))
     yield* checkOwner(state, principal, conversationId, true)
-    return yield* state.admission.withPermits(1)(
+    return yield* admitted(
+      state,
+      principal,
+      conversationId,
       Effect.gen(function* () {
-        yield* checkRunCap(state, principal, conversationId)
         const accepted = yield* state.conversations
           .send(conversationId, text, {
             owner: principal,

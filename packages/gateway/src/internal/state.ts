@@ -79,9 +79,14 @@ export interface State {
   readonly feed: ConversationFeed.ConversationFeedService
   /** Conversations with a run in progress or queued, started through the gateway. */
   readonly runs: Map<string, RunInfo>
+  /** Runs of the principal: tracked ones plus the slots its sends have reserved. */
   readonly runsOf: (principal: string) => number
-  /** Held from a run-cap check to the accepted send being tracked, so the cap holds under a burst. */
-  readonly admission: Effect.Semaphore
+  /**
+   * A run slot for a send from its run-cap check until it is tracked (or fails), so the cap holds
+   * under a burst without a lock: false when the conversation already runs or is being admitted.
+   */
+  readonly reserve: (principal: string, conversationId: string) => boolean
+  readonly unreserve: (conversationId: string) => void
   /** Starts following a conversation's runs after an accepted send (idempotent). */
   readonly track: (conversationId: string, principal: string, accepted: Conversations.Accepted) => Effect.Effect<void>
   /** Completed at the end of shutdown, when streams are closed (SSE bodies end). */
@@ -102,7 +107,9 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
     const runs = new Map<string, RunInfo>()
     const perPrincipal = new Map<string, number>()
     let stopping = false
-    const admission = yield* Effect.makeSemaphore(1)
+    // Bound: one entry per send in flight (each is released when its send ends).
+    const reserved = new Map<string, string>()
+    const reservedBy = new Map<string, number>()
 
     const adjust = (principal: string, d: number) => {
       const n = (perPrincipal.get(principal) ?? 0) + d
@@ -199,8 +206,21 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
       conversations,
       feed,
       runs,
-      runsOf: (p) => perPrincipal.get(p) ?? 0,
-      admission,
+      runsOf: (p) => (perPrincipal.get(p) ?? 0) + (reservedBy.get(p) ?? 0),
+      reserve: (principal, conversationId) => {
+        if (runs.has(conversationId) || reserved.has(conversationId)) return false
+        reserved.set(conversationId, principal)
+        reservedBy.set(principal, (reservedBy.get(principal) ?? 0) + 1)
+        return true
+      },
+      unreserve: (conversationId) => {
+        const principal = reserved.get(conversationId)
+        if (principal === undefined) return
+        reserved.delete(conversationId)
+        const n = (reservedBy.get(principal) ?? 1) - 1
+        if (n <= 0) reservedBy.delete(principal)
+        else reservedBy.set(principal, n)
+      },
       track,
       shutdown,
       isShuttingDown: () => stopping,
