@@ -10,17 +10,19 @@
  * leaves half of it behind; `commitMany` writes several commits as one transaction (the runtime
  * groups the commits of concurrent conversations that way). Opening a store recovers from a crash: every run still marked
  * `running` is marked `interrupted`, its partial assistant message too, and the log gets the
- * run's closing `Final{interrupted}` + `RunEnded{interrupted}` events (contiguous seqs).
+ * run's closing `Final{interrupted}` + `RunEnded{interrupted}` events, with seqs past the
+ * conversation's row `next_seq` (which the runtime keeps ahead of any Draft it published).
  *
  * Log retention (see `RetentionOptions`): the events of the last `retainRuns` runs (default 100)
  * of each conversation are kept, everything older is deleted when a run ends; a resume from
- * before the retained part fails with `EventsExpired` (never a silent skip). `Draft` events of
- * an ended run are deleted when it ends (`compactDrafts`, default on): the run's `Final` carries
- * the same text, whole, and a Draft per delta is most of a run's rows. A replay therefore has seq
- * holes exactly where an ended run's Drafts were.
+ * before the retained part fails with `EventsExpired` (never a silent skip).
  *
- * During a run the reply's message row is rewritten only per Block and at the end, not per Draft;
- * crash recovery rebuilds an interrupted reply from the row and the run's Drafts in the log.
+ * `Draft` events are not in the log: they are previews, published at once and kept in memory
+ * while their run lives (the runtime's DraftLog), and a run's Final carries the same text whole.
+ * A replay therefore has seq holes exactly where Drafts were. During a run the reply's message
+ * row is rewritten per Block, at the end, and from the preview as it grows (a checkpoint), not
+ * per Draft; crash recovery keeps that row's text as the interrupted reply. (`compactDrafts`
+ * still deletes the Drafts of an ended run from logs written before Drafts left the log.)
  *
  * @since 0.1.0
  */
@@ -49,7 +51,7 @@ export interface Commit {
 export interface RetentionOptions {
   /** Keep the events of this many most recent runs per conversation (default 100). */
   readonly retainRuns?: number | undefined
-  /** Delete a run's Draft events when it ends; its Final supersedes them (default true). */
+  /** Delete a run's Draft events when it ends, from logs that still hold some (written before Drafts left the log; default true). */
   readonly compactDrafts?: boolean | undefined
 }
 

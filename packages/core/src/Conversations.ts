@@ -66,12 +66,16 @@ export interface ConversationsService {
   /** Stops the current run (or the given one). Succeeds with whether a run was stopped. */
   readonly stop: (conversationId: string, runId?: string) => Effect.Effect<boolean, StoreError>
   /**
-   * Every event after `fromSeq` (0 = from the start), then live, with no gap and no duplicate
-   * (Draft events of runs that had ended when they were read are compacted away, see
-   * `ConversationStore`). Fails with `EventsExpired` if retention already deleted events after `fromSeq`.
-   * An event arrives only once it is committed: nothing a subscriber saw can be lost to a crash.
+   * Every event after `fromSeq` (0 = from the start), then live, with no gap and no duplicate.
+   * Drafts are previews: they are sent at once, never stored, and replayed from memory while
+   * their run lives; the Drafts of a run that had ended when they would be replayed are not (its
+   * Final has the text), and past 256 held Drafts the oldest arrive folded into one Draft (offset
+   * 0) carrying the same preview. Fails with `EventsExpired` if retention already deleted events
+   * after `fromSeq`. Every other event arrives only once it is committed: nothing but a preview a
+   * subscriber saw can be lost to a crash, and no seq it saw is ever given to another event.
    * Memory per subscriber is bounded (`Options.outboxCapacity`): a reader that falls further behind
-   * reads on from the log, so a stalled reader costs nothing while it stalls and misses nothing.
+   * catches up from the log (and the held Drafts), so a stalled reader costs nothing while it
+   * stalls and misses nothing but Drafts of runs that ended meanwhile.
    */
   readonly subscribe: (
     conversationId: string,
