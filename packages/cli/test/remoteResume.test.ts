@@ -75,8 +75,10 @@ describe("sluice send --remote", () => {
         .filter((e) => e._tag === "Draft")
         .reduce((text, d) => ReplyEvent.applyDraft(text, { offset: d.offset!, text: d.text! }), "")
       expect(seen.length).toBeGreaterThan(0)
-      expect(final?.text?.length ?? 0).toBeGreaterThan(0)
-      expect(final!.text!.startsWith(seen.slice(0, 20))).toBe(true)
+      // the interrupted reply is the reply's last checkpoint: the same text, cut where either stopped
+      const kept = final?.text ?? ""
+      expect(kept.length).toBeGreaterThan(0)
+      expect(seen.startsWith(kept) || kept.startsWith(seen)).toBe(true)
     } finally {
       gw2.child.kill("SIGTERM")
       await gw2.exited

@@ -69,7 +69,7 @@ export interface ConversationsService {
    * Every event after `fromSeq` (0 = from the start), then live, with no gap and no duplicate.
    * Drafts are previews: they are sent at once, never stored, and replayed from memory while
    * their run lives; the Drafts of a run that had ended when they would be replayed are not (its
-   * Final has the text), and past 256 held Drafts the oldest arrive folded into one Draft (offset
+   * Final has the text), and past 64 held Drafts the oldest arrive folded into one Draft (offset
    * 0) carrying the same preview. Fails with `EventsExpired` if retention already deleted events
    * after `fromSeq`. Every other event arrives only once it is committed: nothing but a preview a
    * subscriber saw can be lost to a crash, and no seq it saw is ever given to another event.

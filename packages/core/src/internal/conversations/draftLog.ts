@@ -18,7 +18,7 @@ import { applyDraft, type ReplyEvent } from "../../ReplyEvent.js"
 
 type Draft = Extract<ReplyEvent, { readonly _tag: "Draft" }>
 
-export const MAX_DRAFTS = 256
+export const MAX_DRAFTS = 64
 
 export class DraftLog {
   private drafts: Array<Draft> = []

@@ -38,12 +38,12 @@ export const RESERVE_AHEAD = 1024
 
 /**
  * The running reply's row is rewritten from its preview when that grew by a step since the last
- * time — a quarter of it, at least `CHECKPOINT_MIN`, at most `CHECKPOINT_CHARS` characters — with
+ * time — the first text at once, then a quarter, at least `CHECKPOINT_MIN`, at most `CHECKPOINT_CHARS` characters — with
  * the next commit, and by a commit of its own at two steps: what a crash can lose of it. (Growing
  * by a quarter, the rewrites of a reply of n characters add up to ~5n; the cap bounds the loss on
  * long replies.)
  */
-const CHECKPOINT_MIN = 64
+const CHECKPOINT_MIN = 16
 const CHECKPOINT_CHARS = 2048
 
 export interface RunLoop {
@@ -155,7 +155,8 @@ export const make = (deps: {
             // Drafts are not stored: the reply's row is the partial text crash recovery keeps. A
             // checkpoint is due after a step; it rides with the next commit, or forces one at 2 steps.
             const grown = run.draft.length - run.checkpoint
-            const step = Math.min(CHECKPOINT_CHARS, Math.max(CHECKPOINT_MIN, run.checkpoint >> 2))
+            // The first text is due at once (it rides with the seq reservation the first Draft commits).
+            const step = run.checkpoint === 0 ? 1 : Math.min(CHECKPOINT_CHARS, Math.max(CHECKPOINT_MIN, run.checkpoint >> 2))
             if (grown >= step) a.replyDirty = true
             if (grown >= 2 * step) force = true
           }
