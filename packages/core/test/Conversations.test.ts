@@ -21,9 +21,10 @@ describe("Conversations", () => {
         ["user", "hi", "complete"],
         ["assistant", "Hello ", "streaming"]
       ])
-      // the stored row lags the Drafts (no block yet, and less than a checkpoint's text); the live text comes from the actor
+      // the stored row lags the Drafts: it holds the first text (checkpointed at once), not each
+      // delta after it (no block yet, and less than a checkpoint step); the live text comes from the actor
       const row = (yield* store.messages("live")).find((m) => m.role === "assistant")
-      expect(row?.text).toBe("")
+      expect(row?.text).toBe("Hel")
       yield* TestClock.adjust("1 second")
       const evs = yield* Fiber.join(sub)
       const drafts = evs.filter((e) => e._tag === "Draft")
