@@ -55,18 +55,15 @@ export const regenerate = (state: State, principal: string, conversationId: stri
       state,
       principal,
       conversationId,
-      Effect.gen(function* () {
-        const started = yield* state.conversations.regenerate(conversationId).pipe(
-          Effect.catchTags({
-            ConversationBusy: () => Effect.fail(busy(conversationId)),
-            ConversationNotFound: () => Effect.fail(notFound(conversationId)),
-            MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", e.reason, 404)),
-            StoreError: (e) => Effect.fail(storeFailure(e))
-          })
-        )
-        yield* state.track(conversationId, principal, { conversationId, messageId: "", seq: started.seq + 1 })
-        return started
-      })
+      state.conversations.regenerate(conversationId).pipe(
+        Effect.catchTags({
+          ConversationBusy: () => Effect.fail(busy(conversationId)),
+          ConversationNotFound: () => Effect.fail(notFound(conversationId)),
+          MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", e.reason, 404)),
+          StoreError: (e) => Effect.fail(storeFailure(e))
+        })
+      ),
+      (started) => ({ conversationId, messageId: "", seq: started.seq + 1 })
     )
   })
 
@@ -78,24 +75,21 @@ export const edit = (state: State, principal: string, conversationId: string, me
       state,
       principal,
       conversationId,
-      Effect.gen(function* () {
-        const accepted = yield* state.conversations
-          .edit(conversationId, messageId, text, {
-            owner: principal,
-            ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+      state.conversations
+        .edit(conversationId, messageId, text, {
+          owner: principal,
+          ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+        })
+        .pipe(
+          Effect.catchTags({
+            ConversationBusy: () => Effect.fail(busy(conversationId)),
+            ConversationNotFound: () => Effect.fail(notFound(conversationId)),
+            MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", `message ${JSON.stringify(messageId)}: ${e.reason}`, 404)),
+            MailboxFull: (e) => Effect.fail(mailboxFull(e)),
+            StoreError: (e) => Effect.fail(storeFailure(e))
           })
-          .pipe(
-            Effect.catchTags({
-              ConversationBusy: () => Effect.fail(busy(conversationId)),
-              ConversationNotFound: () => Effect.fail(notFound(conversationId)),
-              MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", `message ${JSON.stringify(messageId)}: ${e.reason}`, 404)),
-              MailboxFull: (e) => Effect.fail(mailboxFull(e)),
-              StoreError: (e) => Effect.fail(storeFailure(e))
-            })
-          )
-        yield* state.track(conversationId, principal, accepted)
-        return accepted
-      })
+        ),
+      (accepted) => accepted
     )
   })
 

@@ -40,11 +40,16 @@ export const mailboxFull = (e: { readonly capacity: number }) =>
 
 /** Another run must fit this principal's cap (a send, a regenerate, an edit), and not while shutting down. */
 /**
- * `start` (a send, an edit, a regenerate that ends by tracking its run) if the principal's run cap
- * allows one more: the slot is reserved synchronously at the check and held until `start` ends, so
+ * `start` (a send, an edit, a regenerate), then its run tracked, if the principal's run cap allows one more: the slot is reserved synchronously at the check and held until `start` ends, so
  * the cap holds under a burst on any transport, without serialising sends behind a lock.
  */
-export const admitted = <A, E, R>(state: State, principal: string, conversationId: string, start: Effect.Effect<A, E, R>) =>
+export const admitted = <A, E, R>(
+  state: State,
+  principal: string,
+  conversationId: string,
+  start: Effect.Effect<A, E, R>,
+  acceptedOf: (a: A) => Conversations.Accepted
+) =>
   Effect.acquireUseRelease(
     Effect.suspend((): Effect.Effect<boolean, Refused> => {
       if (state.isShuttingDown()) return Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
@@ -56,7 +61,7 @@ export const admitted = <A, E, R>(state: State, principal: string, conversationI
       }
       return Effect.succeed(false) // it runs already (or is being admitted): a turn more is not a run more
     }),
-    () => start,
+    () => Effect.tap(start, (a) => state.track(conversationId, principal, acceptedOf(a))),
     (mine) => (mine ? Effect.sync(() => state.unreserve(conversationId)) : Effect.void)
   )
 
@@ -86,9 +91,9 @@ export interface SendExtras {
 }
 
 /**
- * Sends `text` as `principal`: owner and run-cap checks, then the send. The cap check and the
- * tracking of the accepted send happen under one permit, so a burst of sends (on any transports)
- * never starts more runs than the cap allows. Blank text is refused.
+ * Sends `text` as `principal`: owner and run-cap checks, then the send (`admitted`: the slot is
+ * reserved at the check, so a burst of sends on any transports never starts more runs than the
+ * cap allows). Blank text is refused.
  */
 export const send = (
   state: State,
@@ -105,24 +110,21 @@ export const send = (
       state,
       principal,
       conversationId,
-      Effect.gen(function* () {
-        const accepted = yield* state.conversations
-          .send(conversationId, text, {
-            owner: principal,
-            ...(extras.queueMode !== undefined ? { queueMode: extras.queueMode } : {}),
-            ...(extras.clientMessageId !== undefined ? { clientMessageId: extras.clientMessageId } : {}),
-            ...(extras.request !== undefined ? { request: extras.request } : {}),
-            ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+      state.conversations
+        .send(conversationId, text, {
+          owner: principal,
+          ...(extras.queueMode !== undefined ? { queueMode: extras.queueMode } : {}),
+          ...(extras.clientMessageId !== undefined ? { clientMessageId: extras.clientMessageId } : {}),
+          ...(extras.request !== undefined ? { request: extras.request } : {}),
+          ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
+        })
+        .pipe(
+          Effect.catchTags({
+            MailboxFull: (e) => Effect.fail(mailboxFull(e)),
+            StoreError: (e) => Effect.fail(storeFailure(e))
           })
-          .pipe(
-            Effect.catchTags({
-              MailboxFull: (e) => Effect.fail(mailboxFull(e)),
-              StoreError: (e) => Effect.fail(storeFailure(e))
-            })
-          )
-        yield* state.track(conversationId, principal, accepted)
-        return accepted
-      })
+        ),
+      (accepted) => accepted
     )
   })
 
