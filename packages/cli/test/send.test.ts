@@ -3,6 +3,8 @@
  * and `sluice gateway` itself: it prints its URL and stops cleanly on SIGTERM.
  */
 import { spawn } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { createServer, type Socket } from "node:net"
 import { describe, expect, it } from "vitest"
 import { bin, cleanEnv, noStack, sluice, tempDir } from "./run.js"
 
@@ -57,6 +59,36 @@ describe("sluice send", () => {
     expect(events[0]!.seq).toBeGreaterThan(3)
     for (let i = 1; i < events.length; i++) expect(events[i]!.seq).toBeGreaterThan(events[i - 1]!.seq)
     expect(new Set(events.map((e) => e.runId)).size).toBe(1)
+  })
+
+  it("a model upstream that never answers: the run fails within connectMs, naming the URL, and the error is the run's last word", async () => {
+    using dir = tempDir()
+    // Accepts the TCP connection and never writes a byte (a hung proxy, a host that drops packets).
+    const sockets = new Set<Socket>()
+    const hung = createServer((s) => {
+      sockets.add(s)
+      s.on("close", () => sockets.delete(s))
+    })
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r))
+    try {
+      const url = `http://127.0.0.1:${(hung.address() as { port: number }).port}`
+      writeFileSync(`${dir.path}/sluice.json`, JSON.stringify({ model: { timeouts: { connectMs: 500 } } }))
+      const r = await sluice(["send", "hi", "--json", "--data-dir", `${dir.path}/data`, "--config", `${dir.path}/sluice.json`], {
+        env: { ANTHROPIC_API_KEY: "sk-hung-test", ANTHROPIC_BASE_URL: url },
+        timeoutMs: 30_000
+      })
+      expect(r.code).toBe(1)
+      const message = `${url}/v1/messages: no response within 500 ms (connect timeout)`
+      expect(r.stderr).toContain(message)
+      expect(noStack(r.stderr)).toBe(true)
+      expect(`${r.stdout}${r.stderr}`).not.toContain("sk-hung-test")
+      const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Event & { readonly error?: { readonly tag: string; readonly message: string } })
+      expect(events.at(-2)).toMatchObject({ _tag: "Error", error: { tag: "Timeout", message } })
+      expect(events.at(-1)).toMatchObject({ _tag: "RunEnded", reason: "failed" })
+    } finally {
+      for (const s of sockets) s.destroy()
+      hung.close()
+    }
   })
 
   it("embedded on a data directory a running gateway holds: refused at once, naming its pid and the --remote URL; nothing written", async () => {

@@ -28,6 +28,10 @@
  * the final attempt's output.
  *
  * ## Timeouts (Anthropic; all on the Effect Clock)
+ * - `connectMs` (default 10 s, at most `firstTokenMs`): request sent → response headers. An
+ *   upstream that does not answer at all (a host that drops packets, a hung proxy) fails the run
+ *   with `Timeout { which: "connect" }` naming the URL, instead of a minute of silence. A refused
+ *   or unresolvable host fails at once with `Network` (the URL and the system's code).
  * - `firstTokenMs` (default 60 s): request sent → first stream event. `message_start` comes before
  *   the model generates anything, so a minute without it means the request is stuck (the SDK's own
  *   header timeout is 10 min, far too long for a chat).
@@ -37,7 +41,7 @@
  *   timeout does not.
  * - `totalMs` (default 15 min): the whole run, all attempts and backoffs included (a 32k-token
  *   answer at ~50 tokens/s takes ~11 min).
- * Each fails the stream with `Timeout { which: "firstToken" | "idle" | "total" }`. One watchdog
+ * Each fails the stream with `Timeout { which: "connect" | "firstToken" | "idle" | "total" }`. One watchdog
  * fiber per attempt enforces them and aborts the request. Idle time counts only while the adapter
  * is waiting on the SDK: a slow consumer (backpressure) is not a stalled model. A retry whose
  * backoff would end past the total deadline is not attempted; the run fails with the error that

@@ -26,7 +26,7 @@ export class Network extends Schema.TaggedError<Network>()("Network", { message:
 
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   message: Schema.String,
-  which: Schema.Literal("firstToken", "idle", "total"),
+  which: Schema.Literal("connect", "firstToken", "idle", "total"),
   afterMs: Schema.Number
 }) {}
 

@@ -281,7 +281,7 @@ export const ModelSection = section({
   aliases: opt(map(NonEmptyString, "aliases")),
   maxTokens: opt(PositiveInt),
   thinking: opt(ThinkingSetting),
-  timeouts: opt(section({ firstTokenMs: opt(PositiveInt), idleMs: opt(PositiveInt), totalMs: opt(PositiveInt) })),
+  timeouts: opt(section({ connectMs: opt(PositiveInt), firstTokenMs: opt(PositiveInt), idleMs: opt(PositiveInt), totalMs: opt(PositiveInt) })),
   retry: opt(
     section({
       maxAttempts: opt(PositiveInt),

@@ -13,6 +13,12 @@ import type { MessageStart, ModelEvent } from "../../ModelEvent.js"
 import * as Retry from "../../internal/retry.js"
 
 export interface Timeouts {
+  /**
+   * Request sent → response headers: how long an upstream that does not answer at all (a host that
+   * drops packets, a proxy that hangs) may keep a user waiting before the run fails with the URL it
+   * tried. Default 10 s. Capped by `firstTokenMs`.
+   */
+  readonly connectMs?: number
   /** Request sent → first stream event (`message_start`). Default 60 s. */
   readonly firstTokenMs?: number
   /** Longest gap between two stream events after the first. Default 120 s. */
@@ -21,7 +27,7 @@ export interface Timeouts {
   readonly totalMs?: number
 }
 
-export const DEFAULT_TIMEOUTS = { firstTokenMs: 60_000, idleMs: 120_000, totalMs: 15 * 60_000 } as const
+export const DEFAULT_TIMEOUTS = { connectMs: 10_000, firstTokenMs: 60_000, idleMs: 120_000, totalMs: 15 * 60_000 } as const
 
 export const DEFAULT_MODEL = "claude-sonnet-5-5"
 export const DEFAULT_MAX_TOKENS = 4096
@@ -251,6 +257,10 @@ const nextImmediate = (): Promise<typeof IMMEDIATE> =>
   ))
 
 export interface AttemptLimits {
+  /** Request sent → `open` resolved (response headers). Absent: only `firstTokenMs` applies. */
+  readonly connectMs?: number | undefined
+  /** Named in a connect timeout's message (the URL that did not answer). */
+  readonly target?: string | undefined
   readonly firstTokenMs: number
   readonly idleMs: number
   /** Absolute Clock time (ms) by which the whole run must be over, and the run's budget. */
@@ -284,11 +294,14 @@ export const attempt = <A, E>(
       const clock = yield* Effect.clock
       const now = () => clock.unsafeCurrentTimeMillis()
       let started = false
+      let opened = false
       let waitingSince: number | undefined = now()
       let timedOut: ModelError.Timeout | undefined
-      const expire = (which: "firstToken" | "idle" | "total", afterMs: number) => {
+      const expire = (which: ModelError.Timeout["which"], afterMs: number) => {
         timedOut = new ModelError.Timeout({
-          message: which === "firstToken"
+          message: which === "connect"
+            ? `${limits.target ?? "the model"}: no response within ${afterMs} ms (connect timeout)`
+            : which === "firstToken"
             ? `no model event within ${afterMs} ms of the request`
             : which === "idle"
             ? `no model event for ${afterMs} ms`
@@ -301,11 +314,15 @@ export const attempt = <A, E>(
       const watchdog: Effect.Effect<void> = Effect.suspend(() => {
         const t = now()
         let at = Number.POSITIVE_INFINITY
-        let which: "firstToken" | "idle" | "total" = "idle"
+        let which: ModelError.Timeout["which"] = "idle"
         let afterMs = limits.idleMs
         if (waitingSince !== undefined) {
           afterMs = started ? limits.idleMs : limits.firstTokenMs
           which = started ? "idle" : "firstToken"
+          if (!opened && limits.connectMs !== undefined && limits.connectMs < afterMs) {
+            afterMs = limits.connectMs
+            which = "connect"
+          }
           at = waitingSince + afterMs
         }
         if (limits.deadline !== undefined && limits.deadline.at < at) {
@@ -369,7 +386,10 @@ export const attempt = <A, E>(
             waitingSince = now()
             let batch: { readonly items: Array<A>; readonly done: boolean }
             try {
-              if (iterator === undefined) iterator = (await source.open(controller.signal))[Symbol.asyncIterator]()
+              if (iterator === undefined) {
+                iterator = (await source.open(controller.signal))[Symbol.asyncIterator]()
+                opened = true
+              }
               batch = await readBatch()
             } catch (e) {
               return Effect.fail(fail(e))
@@ -471,7 +491,7 @@ export const make = (o: Options = {}): ModelService => {
                   }) as unknown as Promise<AsyncIterable<Raw>>
               },
               makeMapper(),
-              { ...timeouts, deadline },
+              { ...timeouts, deadline, target: messagesUrl },
               (e) => withUrl(toModelError(e), e, messagesUrl),
               emit
             )
