@@ -4,7 +4,7 @@ import { defineProject } from "vitest/config"
 export default defineProject({
   test: {
     name: "bench",
-    include: ["streaming/*.test.ts"],
+    include: ["streaming/*.test.ts", "stress/*.test.ts"],
     testTimeout: 30_000
   }
 })
