@@ -3,6 +3,7 @@
  * finish in well under a minute by default; `STRESS_FULL=1` runs them full size. `STRESS_SEED=n`
  * repeats a run's random choices. Exit code 1 when any scenario finds a fault.
  */
+import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
 
 const full = process.env.STRESS_FULL === "1"
@@ -19,7 +20,15 @@ const main = async () => {
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   console.log(`| ${r.reconnects.ws} | ${r.reconnects.sse} | ${r.readers} | ${r.eventsCompared} | ${r.draftsChecked} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.draftMismatches} | ${(r.ms / 1000).toFixed(1)} s |`)
   for (const f of r.failures.slice(0, 20)) console.log(`FAIL ${f}`)
-  process.exit(r.failures.length > 0 || r.draftMismatches > 0 ? 1 : 0)
+  const fo = full ? { conversations: 40, runsEach: 25, seed } : { conversations: 20, runsEach: 10, seed }
+  const f = await runFaults(fo)
+  console.log(`\n## model faults at random (${fo.conversations} conversations × ${fo.runsEach} runs; half the upstream answers are faults)\n`)
+  console.log("| runs | completed | failed | other ends | upstream requests | rollbacks | text twice | upstream left open | gateway fds before → after | time |")
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  console.log(`| ${f.runs} | ${f.reasons.completed ?? 0} | ${f.reasons.failed ?? 0} | ${f.undefinedEnd} | ${f.upstreamRequests} | ${f.rollbacks} | ${f.textTwice} | ${f.pendingUpstream} | ${f.fds.before} → ${f.fds.after} | ${(f.ms / 1000).toFixed(1)} s |`)
+  console.log(`\nfaults drawn: ${Object.entries(f.byFault).map(([k, v]) => `${k} ${v}`).join(", ")}`)
+  for (const x of f.failures.slice(0, 20)) console.log(`FAIL ${x}`)
+  process.exit(r.failures.length > 0 || r.draftMismatches > 0 || f.failures.length > 0 ? 1 : 0)
 }
 main().catch((e) => {
   console.error(e)

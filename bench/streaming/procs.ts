@@ -19,10 +19,12 @@ export interface Proc {
   /** Resolves with the next stdout line that satisfies `test`. */
   readonly line: (test: (line: string) => boolean, timeoutMs: number) => Promise<string>
   readonly stop: () => Promise<void>
+  /** Writes one line to the child's stdin. */
+  readonly send: (line: string) => void
 }
 
 export const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string): Proc => {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] })
   live.add(child)
   const waiters: Array<{ test: (l: string) => boolean; resolve: (l: string) => void }> = []
   let stderr = ""
@@ -46,6 +48,7 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string>, 
         })
         void exited.then(() => reject(new Error(`${args.join(" ")} exited; stderr: ${stderr}`)))
       }),
+    send: (line) => void child.stdin!.write(`${line}\n`),
     stop: async () => {
       if (child.exitCode === null) {
         child.kill("SIGTERM")
