@@ -23,12 +23,12 @@ const main = async () => {
   const fo = full ? { conversations: 40, runsEach: 25, seed } : { conversations: 20, runsEach: 10, seed }
   const f = await runFaults(fo)
   console.log(`\n## model faults at random (${fo.conversations} conversations × ${fo.runsEach} runs; half the upstream answers are faults)\n`)
-  console.log("| runs | completed | failed | other ends | upstream requests | rollbacks | text twice | upstream left open | gateway fds before → after | time |")
+  console.log("| runs | completed | failed | other ends | upstream requests | rollbacks | faults in runs (text twice, bad end) | upstream left open | gateway fds before → after | time |")
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-  console.log(`| ${f.runs} | ${f.reasons.completed ?? 0} | ${f.reasons.failed ?? 0} | ${f.undefinedEnd} | ${f.upstreamRequests} | ${f.rollbacks} | ${f.textTwice} | ${f.pendingUpstream} | ${f.fds.before} → ${f.fds.after} | ${(f.ms / 1000).toFixed(1)} s |`)
+  console.log(`| ${f.runs} | ${f.reasons.completed ?? 0} | ${f.reasons.failed ?? 0} | ${f.runs - (f.reasons.completed ?? 0) - (f.reasons.failed ?? 0)} | ${f.upstreamRequests} | ${f.rollbacks} | ${f.runFaults} | ${f.pendingUpstream} | ${f.fds.before} → ${f.fds.after} | ${(f.ms / 1000).toFixed(1)} s |`)
   console.log(`\nfaults drawn: ${Object.entries(f.byFault).map(([k, v]) => `${k} ${v}`).join(", ")}`)
   for (const x of f.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  process.exit(r.failures.length > 0 || r.draftMismatches > 0 || f.failures.length > 0 ? 1 : 0)
+  process.exit(r.failures.length > 0 || f.failures.length > 0 ? 1 : 0)
 }
 main().catch((e) => {
   console.error(e)

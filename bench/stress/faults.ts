@@ -32,8 +32,8 @@ export interface FaultsResult {
   readonly upstreamRequests: number
   readonly byFault: Readonly<Record<string, number>>
   readonly rollbacks: number
-  readonly textTwice: number
-  readonly undefinedEnd: number
+  /** What `checkRun` found, over all runs (text twice, a missing or doubled end, …). */
+  readonly runFaults: number
   readonly pendingUpstream: number
   readonly fds: { readonly before: number; readonly after: number }
   readonly failures: ReadonlyArray<string>
@@ -113,8 +113,6 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
     const reasons: Record<string, number> = {}
     const failures: Array<string> = []
     let rollbacks = 0
-    let textTwice = 0
-    let undefinedEnd = 0
     let runs = 0
     await Promise.all(
       Array.from({ length: o.conversations }, (_, c) =>
@@ -152,9 +150,7 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
                 runs++
                 reasons[e.reason!] = (reasons[e.reason!] ?? 0) + 1
                 rollbacks += list.filter((x) => x._tag === "Rollback").length
-                if (e.reason !== "completed" && e.reason !== "failed") undefinedEnd++
                 const found = checkRun(list, answerFor(prompt).join(""), `${conversationId} ${prompt}`)
-                textTwice += found.length
                 failures.push(...found)
                 byRun.delete(e.runId)
                 if (sent < o.runsEach) next()
@@ -176,6 +172,7 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
       stats: { pending: number; requests: number; byFault: Record<string, number> }
     }
     const fdsAfter = fdCount(pid)
+    const runFaults = failures.length
     if (stats.pending > 0) failures.push(`${stats.pending} upstream requests still open after the last run`)
     if (fdsAfter > fdsBefore + 8) failures.push(`gateway file descriptors ${fdsBefore} → ${fdsAfter}`)
     return {
@@ -184,8 +181,7 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
       upstreamRequests: stats.requests,
       byFault: stats.byFault,
       rollbacks,
-      textTwice,
-      undefinedEnd,
+      runFaults,
       pendingUpstream: stats.pending,
       fds: { before: fdsBefore, after: fdsAfter },
       failures,

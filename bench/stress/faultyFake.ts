@@ -9,6 +9,7 @@
  */
 import { createInterface } from "node:readline"
 import * as Fake from "../../packages/core/fakes/FakeAnthropic.js"
+import { seeded } from "./random.js"
 
 export const faults = ["ok", "rateLimited", "overloaded", "internal", "errorMidStream", "resetMidStream", "stall", "slowFirstToken", "invalidJson"] as const
 export type Fault = (typeof faults)[number]
@@ -16,16 +17,8 @@ export type Fault = (typeof faults)[number]
 /** The answer's deltas for a prompt: 12 words naming it, so a duplicated part is visible. */
 export const answerFor = (prompt: string): ReadonlyArray<string> => Array.from({ length: 12 }, (_, i) => `${prompt.replace(/\s+/g, "-")}:w${i} `)
 
-const rng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
 const main = async () => {
-  const random = rng(Number(process.env.SEED ?? 1))
+  const random = seeded(Number(process.env.SEED ?? 1))
   const byFault: Record<string, number> = {}
   const promptOf = (body: { messages?: ReadonlyArray<{ content: unknown }> }): string => {
     // A failed run leaves its user turn unanswered, so the next request merges two user turns:

@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 import { freePort, start } from "../streaming/procs.js"
 import { compare, type Ev } from "./compare.js"
+import { seeded } from "./random.js"
 
 export interface ResumeOptions {
   readonly conversations: number
@@ -53,26 +54,13 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "../..")
 const tsx = ["--import", "tsx"]
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
-const rng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
 const ended = (e: Ev) => e._tag === "RunEnded"
-
-/** Subscriptions the gateway refused (there should be none). */
-const refusals: Array<string> = []
 
 /** The reference: one WebSocket, the send, a subscription from before the first event; never cut. */
 const reference = (url: string, conversationId: string, text: string, onAccepted: (seq: number) => void) =>
-  new Promise<{ accepted: number; events: Array<Ev> }>((resolve, reject) => {
+  new Promise<{ events: Array<Ev> }>((resolve, reject) => {
     const ws = new WebSocket(url)
     const events: Array<Ev> = []
-    let accepted = 0
     ws.on("error", reject)
     ws.on("open", () => ws.send(JSON.stringify({ type: "hello", protocol: 1, encoding: "json" })))
     ws.on("message", (data) => {
@@ -80,15 +68,14 @@ const reference = (url: string, conversationId: string, text: string, onAccepted
       if (f.type === "welcome") ws.send(JSON.stringify({ type: "send", id: 1, conversationId, text }))
       else if (f.type === "res" && f.id === 1) {
         if (!f.ok) return reject(new Error(`send refused: ${JSON.stringify(f)}`))
-        accepted = f.result!.seq
-        onAccepted(accepted)
-        ws.send(JSON.stringify({ type: "subscribe", id: 2, conversationId, fromSeq: accepted - 1 }))
+        onAccepted(f.result!.seq)
+        ws.send(JSON.stringify({ type: "subscribe", id: 2, conversationId, fromSeq: f.result!.seq - 1 }))
       } else if (f.type === "event" || f.type === "batch") {
         for (const e of f.type === "event" ? [f.event!] : f.events!) {
           events.push(e)
           if (ended(e)) {
             ws.close()
-            return resolve({ accepted, events })
+            return resolve({ events })
           }
         }
       }
@@ -96,7 +83,7 @@ const reference = (url: string, conversationId: string, text: string, onAccepted
   })
 
 /** One connection of a flaky WebSocket reader: subscribes after `last`, cut after `ms`. */
-const wsOnce = (url: string, conversationId: string, last: number, ms: number, onEvent: (e: Ev) => void) =>
+const wsOnce = (url: string, conversationId: string, last: number, ms: number, onEvent: (e: Ev) => void, refusals: Array<string>) =>
   new Promise<boolean>((resolve) => {
     const ws = new WebSocket(url)
     let done = false
@@ -132,7 +119,7 @@ const wsOnce = (url: string, conversationId: string, last: number, ms: number, o
   })
 
 /** One connection of a flaky SSE reader: `Last-Event-ID: last`, cut after `ms`. */
-const sseOnce = (base: string, conversationId: string, last: number, ms: number, onEvent: (e: Ev) => void) =>
+const sseOnce = (base: string, conversationId: string, last: number, ms: number, onEvent: (e: Ev) => void, refusals: Array<string>) =>
   new Promise<boolean>((resolve) => {
     let done = false
     let buffer = ""
@@ -216,7 +203,9 @@ export const runResume = async (o: ResumeOptions): Promise<ResumeResult> => {
     await gateway.line((l) => l.includes(`:${port}`), 60_000)
     const wsUrl = `ws://127.0.0.1:${port}/v1/ws`
     const base = `http://127.0.0.1:${port}`
-    const random = rng(o.seed)
+    const random = seeded(o.seed)
+    // Subscriptions the gateway refused (there should be none).
+    const refusals: Array<string> = []
     const deadline = Date.now() + (o.seconds * 4 + 60) * 1000
     const outcomes = await Promise.all(
       Array.from({ length: o.conversations }, async (_, i) => {
@@ -228,8 +217,8 @@ export const runResume = async (o: ResumeOptions): Promise<ResumeResult> => {
         const from = (await acceptedAt) - 1
         const [ref, ws, sse] = await Promise.all([
           refP,
-          flaky("ws", (last, ms, on) => wsOnce(wsUrl, conversationId, last, ms, on), from, random, o.maxConnectedMs, deadline),
-          flaky("sse", (last, ms, on) => sseOnce(base, conversationId, last, ms, on), from, random, o.maxConnectedMs, deadline)
+          flaky("ws", (last, ms, on) => wsOnce(wsUrl, conversationId, last, ms, on, refusals), from, random, o.maxConnectedMs, deadline),
+          flaky("sse", (last, ms, on) => sseOnce(base, conversationId, last, ms, on, refusals), from, random, o.maxConnectedMs, deadline)
         ])
         return [compare(ref.events, ws.events, `${conversationId} ws`), compare(ref.events, sse.events, `${conversationId} sse`), ws.reconnects, sse.reconnects] as const
       })

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
-import { createServer, type Socket } from "node:net"
+import { silentServer } from "@sluice/core/fakes/silentServer"
 import { describe, expect, it } from "vitest"
 import { bin, cleanEnv, noStack, sluice, tempDir } from "./run.js"
 
@@ -64,14 +64,9 @@ describe("sluice send", () => {
   it("a model upstream that never answers: the run fails within connectMs, naming the URL, and the error is the run's last word", async () => {
     using dir = tempDir()
     // Accepts the TCP connection and never writes a byte (a hung proxy, a host that drops packets).
-    const sockets = new Set<Socket>()
-    const hung = createServer((s) => {
-      sockets.add(s)
-      s.on("close", () => sockets.delete(s))
-    })
-    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r))
+    const hung = await silentServer()
     try {
-      const url = `http://127.0.0.1:${(hung.address() as { port: number }).port}`
+      const url = hung.url
       writeFileSync(`${dir.path}/sluice.json`, JSON.stringify({ model: { timeouts: { connectMs: 500 } } }))
       const r = await sluice(["send", "hi", "--json", "--data-dir", `${dir.path}/data`, "--config", `${dir.path}/sluice.json`], {
         env: { ANTHROPIC_API_KEY: "sk-hung-test", ANTHROPIC_BASE_URL: url },
@@ -86,7 +81,6 @@ describe("sluice send", () => {
       expect(events.at(-2)).toMatchObject({ _tag: "Error", error: { tag: "Timeout", message } })
       expect(events.at(-1)).toMatchObject({ _tag: "RunEnded", reason: "failed" })
     } finally {
-      for (const s of sockets) s.destroy()
       hung.close()
     }
   })

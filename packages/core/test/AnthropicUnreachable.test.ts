@@ -1,8 +1,8 @@
 /** A model that cannot be reached says where it tried and why, through the real SDK. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { createServer, type Socket } from "node:net"
 import { closedPort } from "../fakes/closedPort.js"
+import { silentServer } from "../fakes/silentServer.js"
 import * as AnthropicModel from "../src/anthropic/AnthropicModel.js"
 
 describe("Anthropic unreachable", () => {
@@ -20,33 +20,12 @@ describe("Anthropic unreachable", () => {
 
   it.live("an upstream that accepts the connection and never answers fails with a connect Timeout naming the URL, not after firstTokenMs", () =>
     Effect.acquireUseRelease(
-      Effect.promise(() => {
-        // Takes the TCP connection, reads the request, never writes a byte (a hung proxy).
-        const sockets = new Set<Socket>()
-        const server = createServer((s) => {
-          sockets.add(s)
-          s.on("close", () => sockets.delete(s))
-        })
-        return new Promise<{ port: number; close: () => void; seen: () => number }>((resolve) => {
-          let seen = 0
-          server.on("connection", () => seen++)
-          server.listen(0, "127.0.0.1", () =>
-            resolve({
-              port: (server.address() as { port: number }).port,
-              seen: () => seen,
-              close: () => {
-                for (const s of sockets) s.destroy()
-                server.close()
-              }
-            })
-          )
-        })
-      }),
-      ({ port, seen }) =>
+      Effect.promise(silentServer),
+      ({ url, connections }) =>
         Effect.gen(function* () {
           const model = AnthropicModel.make({
             apiKey: "sk-test",
-            baseURL: `http://127.0.0.1:${port}`,
+            baseURL: url,
             timeouts: { connectMs: 300, firstTokenMs: 60_000 },
             retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 }
           })
@@ -56,10 +35,10 @@ describe("Anthropic unreachable", () => {
             Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no connect timeout within 10 s") })
           )
           expect(error).toMatchObject({ _tag: "Timeout", which: "connect", afterMs: 300 })
-          expect(error.message).toBe(`http://127.0.0.1:${port}/v1/messages: no response within 300 ms (connect timeout)`)
+          expect(error.message).toBe(`${url}/v1/messages: no response within 300 ms (connect timeout)`)
           expect(error.message).not.toContain("sk-test")
           // A silent upstream is not retried (each attempt would cost the user another connectMs).
-          expect(seen()).toBe(1)
+          expect(connections()).toBe(1)
         }),
       ({ close }) => Effect.sync(close)
     )

@@ -38,10 +38,11 @@ export const notFound = (conversationId: string) =>
 export const mailboxFull = (e: { readonly capacity: number }) =>
   refused("MailboxFull", `conversation mailbox is full (${e.capacity} messages)`, 429, 1000)
 
-/** Another run must fit this principal's cap (a send, a regenerate, an edit), and not while shutting down. */
 /**
- * `start` (a send, an edit, a regenerate), then its run tracked, if the principal's run cap allows one more: the slot is reserved synchronously at the check and held until `start` ends, so
- * the cap holds under a burst on any transport, without serialising sends behind a lock.
+ * `start` (a send, an edit, a regenerate), then its run tracked, if the principal's run cap allows
+ * one more and the gateway is not shutting down: the slot is reserved synchronously at the check
+ * and held until `start` ends, so the cap holds under a burst on any transport, without serialising
+ * sends behind a lock.
  */
 export const admitted = <A, E, R>(
   state: State,
