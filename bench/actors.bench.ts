@@ -143,6 +143,7 @@ const noopStore = Layer.succeed(ConversationStore.ConversationStore, {
   commit: () => Effect.void,
   commitMany: () => Effect.void,
   findClientMessage: () => Effect.succeed(undefined),
+  unanswered: () => Effect.succeed([]),
   events: () => Effect.succeed([]),
   history: () => Effect.succeed([]),
   messages: () => Effect.succeed([]),

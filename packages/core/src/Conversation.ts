@@ -138,6 +138,18 @@ export interface MessageRecord {
   readonly superseded?: boolean | undefined
   /** A failed reply: why (the run's `Error` event), kept with the message. */
   readonly error?: { readonly tag: string; readonly message: string } | undefined
+  /**
+   * A user message sent with a turn request (`SendOptions.request`): its caller waits on that one
+   * run, so a restart that finds it unanswered does not run it again.
+   */
+  readonly callerBound?: boolean | undefined
+}
+
+/** A turn accepted but never started (its process stopped first): the messages its run answers. */
+export interface UnansweredTurn {
+  readonly conversationId: string
+  readonly runId: string
+  readonly messages: ReadonlyArray<{ readonly messageId: string; readonly text: string }>
 }
 
 export type RunStatus = "running" | RunEndReason

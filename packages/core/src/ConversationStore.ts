@@ -12,6 +12,8 @@
  * `running` is marked `interrupted`, its partial assistant message too, and the log gets the
  * run's closing `Final{interrupted}` + `RunEnded{interrupted}` events, with seqs past the
  * conversation's row `next_seq` (which the runtime keeps ahead of any Draft it published).
+ * Turns accepted and never started are left as they are; `unanswered` lists them and the runtime
+ * queues them again when it starts.
  *
  * Log retention (see `RetentionOptions`): the events of the last `retainRuns` runs (default 100)
  * of each conversation are kept, everything older is deleted when a run ends; a resume from
@@ -27,11 +29,11 @@
  * @since 0.1.0
  */
 import { Context, type Effect } from "effect"
-import type { ConversationRecord, ConversationSummary, HistoryMessage, MessageRecord, RunRecord } from "./Conversation.js"
+import type { ConversationRecord, ConversationSummary, HistoryMessage, MessageRecord, RunRecord, UnansweredTurn } from "./Conversation.js"
 import type { EventsExpired, StoreError } from "./ConversationError.js"
 import type { ReplyEvent } from "./ReplyEvent.js"
 
-export { type ConversationRecord, type MessageRecord, type RunRecord, type RunStatus, titleOf } from "./Conversation.js"
+export { type ConversationRecord, type MessageRecord, type RunRecord, type RunStatus, titleOf, type UnansweredTurn } from "./Conversation.js"
 
 /** What belongs together: one transaction. Rows are upserts; events are appended. */
 export interface Commit {
@@ -84,6 +86,12 @@ export interface ConversationStoreService {
   readonly list: (options?: { readonly owner?: string | undefined }) => Effect.Effect<ReadonlyArray<ConversationSummary>, StoreError>
   /** Deletes the conversation with its messages, runs and log, as one transaction. */
   readonly remove: (conversationId: string) => Effect.Effect<void, StoreError>
+  /**
+   * Turns accepted and never started, because the process that accepted them stopped first (a
+   * crash, or a shutdown with messages still queued), in seq order per conversation; messages sent
+   * with a turn request (`callerBound`) are left out. The runtime queues them again when it starts.
+   */
+  readonly unanswered: () => Effect.Effect<ReadonlyArray<UnansweredTurn>, StoreError>
 }
 
 /** @category tags */

@@ -135,6 +135,9 @@ export interface Options {
 /**
  * The runtime on a given model and store, with its local `ConversationFeed`. Closing the layer
  * interrupts running runs; they end with `RunEnded{interrupted}` and their partial reply is kept.
+ * Messages accepted and still queued then (or when the process was killed) are answered when the
+ * layer is next built on the same store, in order, each once (`ConversationStore.unanswered`);
+ * those sent with a turn request are not, as their caller is gone.
  * @category layers
  */
 export const layer = (

@@ -13,7 +13,7 @@ import { ConversationError, ConversationStore, Conversations, type ReplyEvent } 
 import * as runtime from "../src/internal/conversations/runtime.js"
 import * as SqliteStore from "../src/sqlite/SqliteStore.js"
 import { collect, expectContiguous, resumedLike, setup, withoutDrafts } from "./fixtures/harness.js"
-import { answer, makeModel } from "./fixtures/testModel.js"
+import { answer, makeModel, sleep } from "./fixtures/testModel.js"
 
 const userMessages = (evs: ReadonlyArray<ReplyEvent.ReplyEvent>) => evs.filter((e) => e._tag === "UserMessage")
 
@@ -115,6 +115,58 @@ describe("Conversations.send", () => {
       const c2 = yield* Layer.build(open())
       const a2 = yield* Context.get(c2, Conversations.Conversations).send("c", "hello", { clientMessageId: "tg:1:42:7" })
       expect(a2).toEqual({ ...a1, duplicate: true })
+    }))
+})
+
+describe("Conversations: accepted means answered, across a restart", () => {
+  it.scoped("turns still queued when the process stopped run after the restart, once; a turn request's caller is gone, so it does not", () =>
+    Effect.gen(function* () {
+      const dataDir = mkdtempSync(join(tmpdir(), "sluice-requeue-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+      const open = (script: Parameters<typeof makeModel>[0]) => {
+        const model = makeModel(script)
+        return { model, layer: SqliteStore.layerConversations({ dataDir }).pipe(Layer.provide(model.layer)) }
+      }
+      // First process: a reply that never finishes, two messages queued behind it, then a stop.
+      const first = open(() => [sleep(3_600_000), ...answer(["never"])])
+      const s1 = yield* Scope.make()
+      const svc1 = Context.get(yield* Layer.buildWithScope(first.layer, s1), Conversations.Conversations)
+      yield* svc1.send("c", "first")
+      yield* TestClock.adjust("10 millis")
+      const second = yield* svc1.send("c", "second")
+      yield* svc1.send("c", "third, from an OpenAI caller", { request: { system: "be brief" } })
+      expect(first.model.rec.requests.length).toBe(1)
+      yield* Scope.close(s1, Exit.void)
+
+      // Second process: the queued plain message is answered; the caller-bound one is not.
+      const next = open((_, n) => answer([`reply ${n}`]))
+      const s2 = yield* Scope.make()
+      const svc2 = Context.get(yield* Layer.buildWithScope(next.layer, s2), Conversations.Conversations)
+      yield* TestClock.adjust("1 second")
+      expect(next.model.rec.requests.length).toBe(1)
+      const asked = next.model.rec.requests[0]!.messages
+      expect(asked.at(-1)).toMatchObject({ role: "user" })
+      expect(JSON.stringify(asked.at(-1))).toContain("second")
+      const history = yield* svc2.history("c")
+      expect(history.map((m) => [m.role, m.text, m.status])).toEqual([
+        ["user", "first", "complete"],
+        ["assistant", "", "interrupted"],
+        ["user", "second", "complete"],
+        ["assistant", "reply 0", "complete"],
+        ["user", "third, from an OpenAI caller", "complete"]
+      ])
+      // The reply belongs to the run the UserMessage was accepted into.
+      const secondUser = history.find((m) => m.messageId === second.messageId)!
+      expect(history[3]!.runId).toBe(secondUser.runId)
+      yield* Scope.close(s2, Exit.void)
+
+      // Third process: nothing is answered twice.
+      const third = open((_, n) => answer([`again ${n}`]))
+      const s3 = yield* Scope.make()
+      yield* Layer.buildWithScope(third.layer, s3)
+      yield* TestClock.adjust("1 second")
+      expect(third.model.rec.requests.length).toBe(0)
+      yield* Scope.close(s3, Exit.void)
     }))
 })
 

@@ -111,7 +111,8 @@ export const make = (options: RuntimeOptions = {}) =>
           status: "complete",
           interrupted: false,
           at: ev.at,
-          ...(opts.clientMessageId === undefined ? {} : { clientMessageId: opts.clientMessageId })
+          ...(opts.clientMessageId === undefined ? {} : { clientMessageId: opts.clientMessageId }),
+          ...(opts.request === undefined ? {} : { callerBound: true })
         })
         const committed = yield* Effect.exit(log.flush(a))
         if (Exit.isFailure(committed)) {
@@ -425,6 +426,41 @@ export const make = (options: RuntimeOptions = {}) =>
         if (a?.owner !== undefined) return Effect.succeed(a.owner)
         return Effect.map(store.load(conversationId), (r) => r?.owner)
       })
+
+    // ---- start-up: answer what an earlier process accepted and never started -------------------
+
+    /**
+     * Turns committed and acknowledged, still queued when the last process stopped (a crash, or a
+     * shutdown with messages waiting behind a run): queued again, in their order, with the runId
+     * their UserMessage already carries, so each accepted message is answered exactly once.
+     */
+    const requeue = Effect.gen(function* () {
+      const turns = yield* store.unanswered()
+      if (turns.length === 0) return
+      const byConversation = new Map<string, Array<(typeof turns)[number]>>()
+      for (const t of turns) {
+        const list = byConversation.get(t.conversationId) ?? []
+        byConversation.set(t.conversationId, list)
+        list.push(t)
+      }
+      yield* Effect.forEach(
+        byConversation,
+        ([conversationId, list]) =>
+          locked(conversationId, (a) =>
+            Effect.suspend(() => {
+              a.queue ??= []
+              for (const t of list) {
+                a.queue.push({ runId: t.runId, messages: t.messages.map((m) => ({ ...m })), level: undefined, epoch: a.epoch })
+                a.queued += t.messages.length
+              }
+              return loop.ensureWorker(a)
+            })
+          ),
+        { discard: true }
+      )
+      yield* Effect.logInfo(`queued again ${turns.length} turns of ${byConversation.size} conversations accepted before the last stop`)
+    })
+    yield* requeue.pipe(Effect.catchAll((e) => Effect.logWarning("could not queue the turns accepted before the last stop", e.message)))
 
     const service: ConversationsService = { send, stop, subscribe, history, list, owner, update, remove, regenerate, edit }
     const feed: ConversationFeedService = { listen }

@@ -94,6 +94,14 @@ export const migrations = {
   "0005_message_error": Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE messages ADD COLUMN error TEXT`
+  }),
+  /**
+   * A user message sent with a turn request (`SendOptions.request`: its caller waits on that one
+   * run, as the OpenAI endpoint's does): after a restart such a message is not answered again.
+   */
+  "0006_message_caller_bound": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE messages ADD COLUMN caller_bound INTEGER NOT NULL DEFAULT 0`
   })
 }
 

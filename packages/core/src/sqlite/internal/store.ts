@@ -38,6 +38,7 @@ interface MessageRow {
   readonly client_message_id?: string | null
   readonly superseded: number
   readonly error?: string | null
+  readonly caller_bound?: number
 }
 interface RunRow {
   readonly id: string
@@ -76,7 +77,8 @@ const messageOf = (r: MessageRow): Store.MessageRecord => ({
   interrupted: r.interrupted === 1,
   at: r.at,
   ...(r.superseded === 1 ? { superseded: true } : {}),
-  ...(r.error == null ? {} : { error: JSON.parse(r.error) as { tag: string; message: string } })
+  ...(r.error == null ? {} : { error: JSON.parse(r.error) as { tag: string; message: string } }),
+  ...(r.caller_bound === 1 ? { callerBound: true } : {})
 })
 const runOf = (r: RunRow): Store.RunRecord => ({
   id: r.id,
@@ -103,8 +105,8 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
         system = excluded.system, model = excluded.model`)
     const upsertMessageStmt = prepare(`INSERT INTO messages
-      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded, error)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded, error, caller_bound)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
         superseded = excluded.superseded, error = excluded.error`)
     const upsertRunStmt = prepare(`INSERT INTO runs (id, conversation_id, first_seq, status, started_at, ended_at)
@@ -149,7 +151,8 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         m.at,
         m.clientMessageId ?? null,
         m.superseded === true ? 1 : 0,
-        m.error === undefined ? null : JSON.stringify({ tag: m.error.tag, message: m.error.message })
+        m.error === undefined ? null : JSON.stringify({ tag: m.error.tag, message: m.error.message }),
+        m.callerBound === true ? 1 : 0
       )
     const upsertRun = (r: Store.RunRecord) =>
       upsertRunStmt.run(r.id, r.conversationId, r.firstSeq, r.status, r.startedAt, r.endedAt ?? null)
@@ -243,6 +246,26 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         catch: toStoreError
       })
 
+    /** User messages whose run never started (no runs row), grouped by run, in seq order. */
+    const unansweredStmt = prepare(`SELECT m.conversation_id, m.run_id, m.id, m.text FROM messages m
+      WHERE m.role = 'user' AND m.superseded = 0 AND m.caller_bound = 0 AND m.run_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = m.run_id)
+      ORDER BY m.conversation_id, m.seq`)
+    const unanswered = () =>
+      Effect.try({
+        try: () => {
+          const turns: Array<{ conversationId: string; runId: string; messages: Array<{ messageId: string; text: string }> }> = []
+          const rows = unansweredStmt.all() as Array<{ conversation_id: string; run_id: string; id: string; text: string }>
+          for (const r of rows) {
+            const last = turns.at(-1)
+            if (last !== undefined && last.runId === r.run_id) last.messages.push({ messageId: r.id, text: r.text })
+            else turns.push({ conversationId: r.conversation_id, runId: r.run_id, messages: [{ messageId: r.id, text: r.text }] })
+          }
+          return turns
+        },
+        catch: toStoreError
+      })
+
     const runs = (id: string) =>
       sql<RunRow>`SELECT * FROM runs WHERE conversation_id = ${id} ORDER BY first_seq`.pipe(
         Effect.map((rows) => rows.map(runOf)),
@@ -330,7 +353,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
     const now = yield* Clock.currentTimeMillis
     yield* Effect.try({ try: () => recover(now), catch: toStoreError })
 
-    return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list, remove })
+    return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list, remove, unanswered })
   })
 
 /**
