@@ -3,6 +3,7 @@
  * finish in well under a minute by default; `STRESS_FULL=1` runs them full size. `STRESS_SEED=n`
  * repeats a run's random choices. Exit code 1 when any scenario finds a fault.
  */
+import { runCrashes } from "./stress/crashes.js"
 import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
 
@@ -28,7 +29,15 @@ const main = async () => {
   console.log(`| ${f.runs} | ${f.reasons.completed ?? 0} | ${f.reasons.failed ?? 0} | ${f.runs - (f.reasons.completed ?? 0) - (f.reasons.failed ?? 0)} | ${f.upstreamRequests} | ${f.rollbacks} | ${f.runFaults} | ${f.pendingUpstream} | ${f.fds.before} → ${f.fds.after} | ${(f.ms / 1000).toFixed(1)} s |`)
   console.log(`\nfaults drawn: ${Object.entries(f.byFault).map(([k, v]) => `${k} ${v}`).join(", ")}`)
   for (const x of f.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  process.exit(r.failures.length > 0 || f.failures.length > 0 ? 1 : 0)
+  const co = full ? { rounds: 20, conversations: 24, seed } : { rounds: 5, conversations: 8, seed }
+  const c = await runCrashes(co)
+  console.log(`\n## SIGKILL at random points of runs (${co.rounds} kills, ${co.conversations} conversations; restart on the same data directory)\n`)
+  console.log("| kills | runs | completed | interrupted | other ends | messages acknowledged | re-sent after a kill | acknowledged, never answered | events compared | faults found | integrity_check passed | time |")
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  const other = c.runs - (c.reasons.completed ?? 0) - (c.reasons.interrupted ?? 0)
+  console.log(`| ${c.kills} | ${c.runs} | ${c.reasons.completed ?? 0} | ${c.reasons.interrupted ?? 0} | ${other} | ${c.accepted} | ${c.resent} | ${c.unanswered} | ${c.eventsCompared} | ${c.failures.length} | ${c.integrityPassed} of ${c.integrityChecks} | ${(c.ms / 1000).toFixed(1)} s |`)
+  for (const x of c.failures.slice(0, 20)) console.log(`FAIL ${x}`)
+  process.exit(r.failures.length > 0 || f.failures.length > 0 || c.failures.length > 0 ? 1 : 0)
 }
 main().catch((e) => {
   console.error(e)
