@@ -229,8 +229,29 @@ const decodeFrame = Schema.decodeUnknownEither(ClientFrame, { errors: "first", o
 export const decodeClientFrame = (u: unknown): Either.Either<ClientFrame, ErrorBody> =>
   Either.mapLeft(decodeFrame(u), (e) => ({ code: "BadFrame" as const, message: describe(u, e) }))
 
+/**
+ * What a user reads of a Schema decode failure: the first issue's path and message, with Schema's
+ * own names for a shape (`Struct (Encoded side)`, `readonly [...]`, `A <-> B`) said plainly, and the
+ * echoed input cut short (an answer never repeats a large input back).
+ * @since 0.2.0
+ */
+export const firstIssue = (e: ParseResult.ParseError): { readonly path: ReadonlyArray<PropertyKey>; readonly message: string } | undefined => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+  return issue === undefined ? undefined : { path: issue.path, message: plainMessage(issue.message) }
+}
+
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s)
+const shape = (expected: string) =>
+  /^\(?Struct\b|^\{/.test(expected) ? "an object" : /^\(?(readonly )?\[|^ReadonlyArray|^Array/.test(expected) ? "an array" : /<->|Encoded side|Type side/.test(expected) ? "another shape" : cut(expected, 120)
+
+/** `Expected <schema>, actual <input>` with the schema said plainly and the input cut short; other messages cut at 300. */
+export const plainMessage = (message: string): string => {
+  const m = /^Expected ([\s\S]*), actual ([\s\S]*)$/.exec(message)
+  return m === null ? cut(message, 300) : `Expected ${shape(m[1]!)}, actual ${cut(m[2]!, 60)}`
+}
+
 const describe = (u: unknown, e: ParseResult.ParseError): string => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => ({ ...i, message: plainMessage(i.message) }))
   const type = typeof u === "object" && u !== null && "type" in u ? String((u as { type: unknown }).type) : undefined
   if (type === undefined) return "frame has no \"type\" field"
   const first = issues.find((i) => i.path.length > 0 && i.path[0] !== "type") ?? issues[0]

@@ -6,7 +6,7 @@ import { HttpLayerRouter, HttpRouter, HttpServerRequest, HttpServerResponse } fr
 import type { ReplyEvent } from "@sluice/core"
 import { QueueMode } from "@sluice/core/Conversations"
 import * as Protocol from "@sluice/core/Protocol"
-import { Deferred, Duration, Effect, Either, Layer, ParseResult, Redacted, Schema, Stream } from "effect"
+import { Deferred, Duration, Effect, Either, Layer, Redacted, Schema, Stream } from "effect"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 import * as Requests from "./requests.js"
@@ -81,7 +81,7 @@ export const body = <A, I>(state: State, schema: Schema.Schema<A, I>) =>
     }
     const decoded = Schema.decodeUnknownEither(schema, { errors: "first" })(json)
     if (Either.isLeft(decoded)) {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+      const issue = Protocol.firstIssue(decoded.left)
       const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""
       return yield* Effect.fail(Requests.refused("BadFrame", `${where}${issue?.message ?? "invalid body"}`, 400))
     }

@@ -12,7 +12,8 @@
 import { randomUUID } from "node:crypto"
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { type Conversations, type ModelEvent, ReplyEvent } from "@sluice/core"
-import { Effect, Either, Layer, ParseResult, Schema, Stream } from "effect"
+import * as Protocol from "@sluice/core/Protocol"
+import { Effect, Either, Layer, Schema, Stream } from "effect"
 import * as Metrics from "../Metrics.js"
 import { body, principal, sseHeaders, sseStream } from "./http.js"
 import * as Requests from "./requests.js"
@@ -180,7 +181,7 @@ const decodeRequest = (raw: unknown): ChatRequest | InvalidRequest => {
   if (keys !== undefined) return keys
   const decoded = Schema.decodeUnknownEither(ChatRequest, { errors: "first" })(raw)
   if (Either.isRight(decoded)) return decoded.right
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+  const issue = Protocol.firstIssue(decoded.left)
   const param = issue === undefined || issue.path.length === 0 ? "body" : issue.path.join(".")
   return invalid(param, `${param}: ${issue?.message ?? "invalid"}`)
 }
