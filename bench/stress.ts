@@ -3,6 +3,7 @@
  * finish in well under a minute by default; `STRESS_FULL=1` runs them full size. `STRESS_SEED=n`
  * repeats a run's random choices. Exit code 1 when any scenario finds a fault.
  */
+import { runBadInput } from "./stress/badInput.js"
 import { runCrashes } from "./stress/crashes.js"
 import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
@@ -37,7 +38,18 @@ const main = async () => {
   const other = c.runs - (c.reasons.completed ?? 0) - (c.reasons.interrupted ?? 0)
   console.log(`| ${c.kills} | ${c.runs} | ${c.reasons.completed ?? 0} | ${c.reasons.interrupted ?? 0} | ${other} | ${c.accepted} | ${c.resent} | ${c.unanswered} | ${c.eventsCompared} | ${c.failures.length} | ${c.integrityPassed} of ${c.integrityChecks} | ${(c.ms / 1000).toFixed(1)} s |`)
   for (const x of c.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  process.exit(r.failures.length > 0 || f.failures.length > 0 || c.failures.length > 0 ? 1 : 0)
+  const bo = full ? { wsCases: 10_000, httpCases: 10_000, seed } : { wsCases: 1000, httpCases: 1000, seed }
+  const b = await runBadInput(bo)
+  const tally = (r: Readonly<Record<string, number>>) => Object.entries(r).sort(([, x], [, y]) => y - x).map(([k, v]) => `${k} ${v}`).join(", ")
+  console.log(`\n## generated bad input (fast-check; alice fuzzing, bob's conversation a target)\n`)
+  console.log("| surface | cases | answers | faults found | time |")
+  console.log("|---|---:|---|---:|---:|")
+  console.log(`| WebSocket frames (JSON, MessagePack, garbage; before and after hello) | ${b.ws.cases} | errors: ${tally(b.ws.codes)}; closes: ${tally(b.ws.closes)} | ${b.failures.filter((x) => x.startsWith("ws")).length} | |`)
+  console.log(`| HTTP requests (routes, methods, tokens, resume headers, bodies) | ${b.http.cases} | statuses: ${tally(b.http.statuses)}; errors: ${tally(b.http.codes)} | ${b.failures.filter((x) => x.startsWith("http")).length} | ${(b.ms / 1000).toFixed(1)} s |`)
+  console.log(`\ncanary messages acknowledged ${b.canary.accepted}, present ${b.canary.present}; all faults: ${b.failures.length}`)
+  for (const x of b.failures.slice(0, 20)) console.log(`FAIL ${x}`)
+  const failed = [r.failures, f.failures, c.failures, b.failures].some((x) => x.length > 0)
+  process.exit(failed ? 1 : 0)
 }
 main().catch((e) => {
   console.error(e)

@@ -21,17 +21,26 @@ export interface Proc {
   readonly stop: () => Promise<void>
   /** Writes one line to the child's stdin. */
   readonly send: (line: string) => void
+  /** Lines of its stdout and stderr so far that look like a stack frame (`    at f (file.js:1:2)`). */
+  readonly stackFrames: () => number
 }
+
+const stackFrame = /^\s+at .*:\d+:\d+\)?$/
 
 export const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string): Proc => {
   const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] })
   live.add(child)
   const waiters: Array<{ test: (l: string) => boolean; resolve: (l: string) => void }> = []
   let stderr = ""
+  let frames = 0
   child.stderr!.on("data", (d) => {
     stderr = (stderr + String(d)).slice(-4000)
   })
+  createInterface({ input: child.stderr! }).on("line", (l) => {
+    if (stackFrame.test(l)) frames++
+  })
   createInterface({ input: child.stdout! }).on("line", (l) => {
+    if (stackFrame.test(l)) frames++
     const i = waiters.findIndex((w) => w.test(l))
     if (i >= 0) waiters.splice(i, 1)[0]!.resolve(l)
   })
@@ -49,6 +58,7 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string>, 
         void exited.then(() => reject(new Error(`${args.join(" ")} exited; stderr: ${stderr}`)))
       }),
     send: (line) => void child.stdin!.write(`${line}\n`),
+    stackFrames: () => frames,
     stop: async () => {
       if (child.exitCode === null) {
         child.kill("SIGTERM")
