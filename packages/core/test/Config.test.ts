@@ -1,6 +1,7 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
+import fc from "fast-check"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -296,5 +297,84 @@ describe("Config.lint", () => {
 
   it("JSON errors are placed by line and column", () => {
     expect(Config.jsonErrorAt('{\n  "a": ,\n}', "Unexpected token ',', \"{\n  \"a\": ,\n}\" is not valid JSON at position 9")).toContain("line 2, column 8")
+  })
+})
+
+describe("Config.decode on generated bad input (property)", () => {
+  const valid = {
+    agents: {
+      defaults: {
+        blockStreamingDefault: "on",
+        blockStreamingChunk: { minChars: 10, maxChars: 20, breakPreference: "sentence" },
+        blockStreamingCoalesce: { minChars: 1, maxChars: 2, idleMs: 0 },
+        humanDelay: { mode: "custom", minMs: 0, maxMs: 10 }
+      },
+      list: [{ id: "a", humanDelay: { mode: "off" } }]
+    },
+    channels: {
+      discord: { blockStreaming: true, maxLinesPerMessage: 10, accounts: { x: { textChunkLimit: 100 } } },
+      telegram: { streamMode: "block", draftChunk: { minChars: 1, maxChars: 2 }, token: "t", parseMode: "HTML" },
+      slack: { streamMode: "native", token: "x" }
+    },
+    gateway: { host: "127.0.0.1", port: 0, dataDir: "/tmp/x", tokens: ["t"], limits: { maxBodyBytes: 10, burst: 2 } },
+    model: { maxTokens: 100, timeouts: { connectMs: 10, firstTokenMs: 20 }, retry: { maxAttempts: 2 }, offline: { words: 3 } },
+    reasoning: {},
+    conversations: {}
+  }
+  /** Every path into the valid file: objects, arrays and leaves. */
+  const paths: Array<ReadonlyArray<string | number>> = []
+  const walk = (v: unknown, at: ReadonlyArray<string | number>) => {
+    if (at.length > 0) paths.push(at)
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, [...at, i])
+    }
+    else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...at, k])
+  }
+  walk(valid, [])
+  // Objects with a fixed set of keys (not maps such as `accounts`, where any key is an account).
+  const objects = [[], ...paths].filter((p) => {
+    if (p.at(-1) === "accounts") return false
+    const v = p.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], valid)
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+  })
+  const setAt = (root: unknown, at: ReadonlyArray<string | number>, value: unknown): unknown => {
+    if (at.length === 0) return value
+    const [k, ...rest] = at
+    const copy = (Array.isArray(root) ? [...root] : { ...(root as object) }) as Record<string | number, unknown>
+    copy[k!] = setAt(copy[k!], rest, value)
+    return copy
+  }
+  const get = (root: unknown, at: ReadonlyArray<string | number>) => at.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], root)
+  const mutation = fc.oneof(
+    fc.record({ kind: fc.constant("replace" as const), at: fc.constantFrom(...paths), value: fc.jsonValue({ maxDepth: 2 }) }),
+    fc.record({ kind: fc.constant("unknown" as const), at: fc.constantFrom(...objects), key: fc.string({ minLength: 1, maxLength: 8 }).map((k) => `zz${k}`), value: fc.jsonValue({ maxDepth: 1 }) })
+  )
+  const within = (issue: string, changed: string) =>
+    issue === changed ||
+    issue.startsWith(`${changed}.`) ||
+    issue.startsWith(`${changed}[`) ||
+    (issue !== "" && (changed.startsWith(`${issue}.`) || changed.startsWith(`${issue}[`)))
+
+  it("10,000 one-change files: never a throw; every issue is at the change (or the object holding it), in plain words", () => {
+    expect(decodeIssues(valid)).toEqual([])
+    let refused = 0
+    fc.assert(
+      fc.property(mutation, (m) => {
+        const at = m.kind === "replace" ? m.at : [...m.at, m.key]
+        const input = setAt(valid, at, m.value)
+        const issues = decodeIssues(input)
+        const changed = Config.formatPath(at)
+        if (m.kind === "unknown") expect(issues).toEqual([{ path: changed, message: expect.stringMatching(/^unknown key/) }])
+        if (issues.length > 0) refused++
+        for (const i of issues) {
+          expect(within(i.path, changed), `${i.path} for a change at ${changed}`).toBe(true)
+          expect(i.message).not.toMatch(/Encoded side|Type side|<->|^$/)
+        }
+        // A change the schema accepts leaves the rest of the file as it was.
+        if (issues.length === 0 && m.kind === "replace") expect(get(Config.decodeSync(input), at.slice(0, -1))).toBeDefined()
+      }),
+      { numRuns: 10_000, seed: 2026 }
+    )
+    expect(refused).toBeGreaterThan(5000)
   })
 })
