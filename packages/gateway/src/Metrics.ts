@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { readdirSync } from "node:fs"
 import { Effect, Metric, MetricBoundaries, MetricKeyType, MetricLabel, MetricState } from "effect"
 
 /** Runs started by gateway clients. */
@@ -46,7 +47,49 @@ const labels = (tags: ReadonlyArray<{ key: string; value: string }>, extra?: str
   return parts.length ? `{${parts.join(",")}}` : ""
 }
 
-/** Every registered metric whose name starts with `sluice_`, in Prometheus text format 0.0.4. */
+/** Open file descriptors (sockets included), where the system shows them (`/proc/self/fd`). */
+const openFds = (): number | undefined => {
+  try {
+    return readdirSync("/proc/self/fd").length
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The process, read at scrape time under the names Prometheus' Node client uses: resident memory,
+ * V8 heap, open descriptors, and the event loop's live resources by type (`Timeout` counts timers,
+ * `TCPWRAP` sockets), so a leak of any of them shows as a slope.
+ */
+const processLines = (): Array<string> => {
+  const m = process.memoryUsage()
+  const out = [
+    "# HELP process_resident_memory_bytes Resident memory size in bytes",
+    "# TYPE process_resident_memory_bytes gauge",
+    `process_resident_memory_bytes ${m.rss}`,
+    "# HELP nodejs_heap_size_used_bytes V8 heap in use, in bytes",
+    "# TYPE nodejs_heap_size_used_bytes gauge",
+    `nodejs_heap_size_used_bytes ${m.heapUsed}`,
+    "# HELP nodejs_heap_size_total_bytes V8 heap reserved, in bytes",
+    "# TYPE nodejs_heap_size_total_bytes gauge",
+    `nodejs_heap_size_total_bytes ${m.heapTotal}`,
+    "# HELP nodejs_external_memory_bytes Memory of C++ objects bound to JavaScript (buffers), in bytes",
+    "# TYPE nodejs_external_memory_bytes gauge",
+    `nodejs_external_memory_bytes ${m.external}`
+  ]
+  const fds = openFds()
+  if (fds !== undefined) out.push("# HELP process_open_fds Open file descriptors", "# TYPE process_open_fds gauge", `process_open_fds ${fds}`)
+  const byType = new Map<string, number>()
+  for (const t of process.getActiveResourcesInfo()) byType.set(t, (byType.get(t) ?? 0) + 1)
+  out.push("# HELP nodejs_active_resources Live event-loop resources by type", "# TYPE nodejs_active_resources gauge")
+  for (const [t, n] of [...byType].sort(([a], [b]) => a.localeCompare(b))) out.push(`nodejs_active_resources{type="${esc(t)}"} ${n}`)
+  return out
+}
+
+/**
+ * Every registered metric whose name starts with `sluice_`, then the process's own
+ * (`process_*`, `nodejs_*`), in Prometheus text format 0.0.4.
+ */
 export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs) => {
   const out: Array<string> = []
   const seen = new Set<string>()
@@ -80,5 +123,6 @@ export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pa
       out.push(`${name}_count${labels(key.tags)} ${state.count}`)
     }
   }
+  out.push(...processLines())
   return out.join("\n") + "\n"
 })

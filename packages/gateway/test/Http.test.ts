@@ -194,5 +194,11 @@ describe("HTTP, SSE and the OpenAI-compatible endpoint", () => {
     expect(text).toMatch(/sluice_active_connections\{transport="(ws|sse)"\} \d+/)
     expect(text).toContain("sluice_time_to_first_block_seconds_bucket")
     expect(text).toMatch(/sluice_errors_total\{tag="Forbidden"\} [1-9]/)
+    // The process's own, as Prometheus' Node client names them: memory, heap, descriptors, live timers and sockets
+    const value = (re: RegExp) => Number(re.exec(text)?.[1])
+    expect(value(/^process_resident_memory_bytes (\d+)$/m)).toBeGreaterThan(10_000_000)
+    expect(value(/^nodejs_heap_size_used_bytes (\d+)$/m)).toBeGreaterThan(1_000_000)
+    expect(value(/^process_open_fds (\d+)$/m)).toBeGreaterThan(3)
+    expect(value(/^nodejs_active_resources\{type="TCPServerWrap"\} (\d+)$/m)).toBeGreaterThanOrEqual(1)
   })
 })
