@@ -7,6 +7,7 @@ import { runBadInput } from "./stress/badInput.js"
 import { runCrashes } from "./stress/crashes.js"
 import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
+import { runSoak } from "./stress/soak.js"
 
 const full = process.env.STRESS_FULL === "1"
 const seed = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000)
@@ -48,7 +49,24 @@ const main = async () => {
   console.log(`| HTTP requests (routes, methods, tokens, resume headers, bodies) | ${b.http.cases} | statuses: ${tally(b.http.statuses)}; errors: ${tally(b.http.codes)} | ${b.failures.filter((x) => x.startsWith("http")).length} | ${(b.ms / 1000).toFixed(1)} s |`)
   console.log(`\ncanary messages acknowledged ${b.canary.accepted}, present ${b.canary.present}; all faults: ${b.failures.length}`)
   for (const x of b.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  const failed = [r.failures, f.failures, c.failures, b.failures].some((x) => x.length > 0)
+  const so = full ? { seconds: 1800, users: 40, sampleMs: 10_000, seed } : { seconds: 45, users: 12, sampleMs: 2000, seed }
+  const s = await runSoak(so)
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1)
+  const ops = Object.values(s.operations).reduce((a, b) => a + b, 0)
+  console.log(`\n## soak (${so.seconds} s of mixed traffic, ${so.users} users; conversations passivated after 5 s idle)\n`)
+  console.log(`operations: ${tally(s.operations)} (${ops} in all)\n`)
+  console.log("| measure | before | during (max) | after, idle | slope per minute (steady part) |")
+  console.log("|---|---:|---:|---:|---:|")
+  const max = (f: (x: (typeof s.samples)[number]) => number) => Math.max(...s.samples.map(f))
+  console.log(`| live heap after full GC (MiB) | ${mib(s.idle.liveBefore.heap)} | ${mib(Math.max(...s.lives.map((l) => l.heap)))} | ${mib(s.idle.liveAfter.heap)} | ${mib(s.slope.liveHeap)} |`)
+  console.log(`| heap in use, no forced GC (MiB) | ${mib(s.idle.before.heap)} | ${mib(max((x) => x.heap))} | ${mib(s.idle.after.heap)} | ${mib(s.slope.heap)} |`)
+  console.log(`| resident memory (MiB) | ${mib(s.idle.before.rss)} | ${mib(max((x) => x.rss))} | ${mib(s.idle.after.rss)} | ${mib(s.slope.rss)} |`)
+  console.log(`| open descriptors | ${s.idle.before.fds} | ${max((x) => x.fds)} | ${s.idle.after.fds} | ${s.slope.fds.toFixed(2)} |`)
+  console.log(`| live timers | ${s.idle.before.timers} | ${max((x) => x.timers)} | ${s.idle.after.timers} | ${s.slope.timers.toFixed(2)} |`)
+  console.log(`| live sockets (ref'd) | ${s.idle.before.sockets} | ${max((x) => x.sockets)} | ${s.idle.after.sockets} | |`)
+  console.log(`\nfaults: ${s.failures.length}; time ${(s.ms / 1000).toFixed(1)} s`)
+  for (const x of s.failures.slice(0, 20)) console.log(`FAIL ${x}`)
+  const failed = [r.failures, f.failures, c.failures, b.failures, s.failures].some((x) => x.length > 0)
   process.exit(failed ? 1 : 0)
 }
 main().catch((e) => {
