@@ -8,6 +8,7 @@ import { runCrashes } from "./stress/crashes.js"
 import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
 import { runSoak } from "./stress/soak.js"
+import { runStorm } from "./stress/storm.js"
 
 const full = process.env.STRESS_FULL === "1"
 const seed = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000)
@@ -49,6 +50,13 @@ const main = async () => {
   console.log(`| HTTP requests (routes, methods, tokens, resume headers, bodies) | ${b.http.cases} | statuses: ${tally(b.http.statuses)}; errors: ${tally(b.http.codes)} | ${b.failures.filter((x) => x.startsWith("http")).length} | ${(b.ms / 1000).toFixed(1)} s |`)
   console.log(`\ncanary messages acknowledged ${b.canary.accepted}, present ${b.canary.present}; all faults: ${b.failures.length}`)
   for (const x of b.failures.slice(0, 20)) console.log(`FAIL ${x}`)
+  const sto = full ? { chats: 20, questions: 5, words: 450, storm: 0.5, seed } : { chats: 4, questions: 2, words: 300, storm: 0.5, seed }
+  const st = await runStorm(sto)
+  console.log(`\n## a 429 storm on Telegram (${sto.chats} chats × a burst of ${sto.questions} questions, answers of ${sto.words} words; ${sto.storm * 100} % of chat requests answered 429)\n`)
+  console.log("| replies | chat requests taken / 429 | messages taken | chats with text lost or doubled | smallest gap in a chat | gaps under 900 ms | peak requests in 1 s, all chats | time |")
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|")
+  console.log(`| ${st.replies} | ${st.requests.taken} / ${st.requests.refused} | ${st.messages} | ${st.mismatched} | ${st.minGapMs} ms | ${st.gapsUnder900} | ${st.peakPerSecond} | ${(st.ms / 1000).toFixed(1)} s |`)
+  for (const x of st.failures.slice(0, 20)) console.log(`FAIL ${x}`)
   const so = full ? { seconds: 1800, users: 40, sampleMs: 10_000, seed } : { seconds: 45, users: 12, sampleMs: 2000, seed }
   const s = await runSoak(so)
   const mib = (b: number) => (b / 2 ** 20).toFixed(1)
@@ -66,7 +74,7 @@ const main = async () => {
   console.log(`| live sockets (ref'd) | ${s.idle.before.sockets} | ${max((x) => x.sockets)} | ${s.idle.after.sockets} | |`)
   console.log(`\nfaults: ${s.failures.length}; time ${(s.ms / 1000).toFixed(1)} s`)
   for (const x of s.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  const failed = [r.failures, f.failures, c.failures, b.failures, s.failures].some((x) => x.length > 0)
+  const failed = [r.failures, f.failures, c.failures, b.failures, st.failures, s.failures].some((x) => x.length > 0)
   process.exit(failed ? 1 : 0)
 }
 main().catch((e) => {
