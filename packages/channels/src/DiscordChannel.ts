@@ -17,7 +17,7 @@ import { Effect, Option, Random, Redacted, Runtime, Stream } from "effect"
 import WebSocket from "ws"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
 import { delayMs } from "./internal/backoff.js"
-import { field, redacted, request, scrub } from "./internal/http.js"
+import { field, fieldNumber, fieldText, redacted, request, scrub } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 
 export interface Options {
@@ -53,7 +53,7 @@ export const parseMessageCreate = (accountId: string, d: unknown, selfId?: strin
     accountId,
     chatId: channelId,
     isPrivate: field(d, "guild_id") === undefined,
-    messageId: String(field(d, "id") ?? ""),
+    messageId: fieldText(d, "id"),
     senderId: String(authorId ?? ""),
     text: content
   })
@@ -129,7 +129,7 @@ const gateway = (options: Options, token: Redacted.Redacted<string>): Stream.Str
               switch (p.op) {
                 case 10: {
                   clearTimers()
-                  const intervalMs = Number(field(p.d, "heartbeat_interval") ?? 41250)
+                  const intervalMs = (fieldNumber(p.d, "heartbeat_interval") ?? 41250)
                   timers.push(
                     setTimeout(() => {
                       beat(intervalMs)
@@ -221,11 +221,11 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
             const resetAfter = Number(res.headers["x-ratelimit-reset-after"])
             const pace = remaining === "0" && Number.isFinite(resetAfter) ? limiter.penalize(key, resetAfter * 1000) : Effect.void
             if (res.status === 429) {
-              const after = Number(field(res.json, "retry_after") ?? res.headers["retry-after"] ?? 1)
+              const after = (fieldNumber(res.json, "retry_after") ?? Number(res.headers["retry-after"] ?? 1))
               return Effect.zipRight(pace, Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 })))
             }
             if (res.status >= 200 && res.status < 300) return Effect.as(pace, res.json)
-            return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: String(field(res.json, "message") ?? res.text) }))
+            return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: (fieldText(res.json, "message") || res.text) }))
           })
         )
       )
@@ -234,7 +234,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
       const post = HttpClientRequest.post(`${base}/channels/${target.chatId}/messages`).pipe(
         HttpClientRequest.bodyUnsafeJson({ content: text.formatted, nonce, enforce_nonce: true, allowed_mentions: { parse: [] } })
       )
-      return call("createMessage", `channel:${target.chatId}`, post).pipe(Effect.map((r) => ({ messageId: String(field(r, "id") ?? "") })))
+      return call("createMessage", `channel:${target.chatId}`, post).pipe(Effect.map((r) => ({ messageId: fieldText(r, "id") })))
     }
     const edit: Adapter["edit"] = (target, messageId, text) =>
       call(

@@ -14,7 +14,7 @@ import { HttpClient } from "@effect/platform"
 import { Effect, Option, Random, Schedule, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, describeError, type InboundMessage, RateLimited } from "./Channel.js"
 import { delayMs } from "./internal/backoff.js"
-import { field, postJson } from "./internal/http.js"
+import { field, fieldNumber, fieldText, postJson } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 
 export interface Options {
@@ -45,7 +45,7 @@ export const parseEvent = (accountId: string, data: unknown): Option.Option<Inbo
     accountId,
     chatId: typeof groupId === "string" ? `group:${groupId}` : source,
     isPrivate: typeof groupId !== "string",
-    messageId: String(field(env, "timestamp") ?? ""),
+    messageId: fieldText(env, "timestamp"),
     senderId: source,
     text
   })
@@ -75,12 +75,12 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
           const error = field(res.json, "error")
           const results = field(error, "data", "response", "results")
           const limited = Array.isArray(results) ? results.find((r) => field(r, "type") === "RATE_LIMIT_FAILURE") : undefined
-          if (res.status === 429 || limited !== undefined || /rate ?limit/i.test(String(field(error, "message") ?? ""))) {
-            const after = Number(field(limited, "retryAfterSeconds") ?? res.headers["retry-after"] ?? 1)
+          if (res.status === 429 || limited !== undefined || /rate ?limit/i.test(fieldText(error, "message"))) {
+            const after = (fieldNumber(limited, "retryAfterSeconds") ?? Number(res.headers["retry-after"] ?? 1))
             return Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 }))
           }
           if (error !== undefined || res.status >= 300) {
-            return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: String(field(error, "message") ?? res.text) }))
+            return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: (fieldText(error, "message") || res.text) }))
           }
           return Effect.succeed(field(res.json, "result"))
         }),
@@ -136,7 +136,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
               message: text.plain
             })
           )
-          .pipe(Effect.map((r) => ({ messageId: String(field(r, "timestamp") ?? "") }))),
+          .pipe(Effect.map((r) => ({ messageId: fieldText(r, "timestamp") }))),
       inbound
     } satisfies Adapter
   })

@@ -12,7 +12,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson, redacted, reveal, type Secret } from "./internal/http.js"
+import { field, fieldText, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
@@ -62,7 +62,7 @@ export const parseEvent = (accountId: string, payload: unknown): Option.Option<I
   if (field(ev, "type") !== "message" || field(ev, "subtype") !== undefined || field(ev, "bot_id") !== undefined) return Option.none()
   const text = field(ev, "text")
   const channel = field(ev, "channel")
-  if (typeof text !== "string" || typeof channel !== "string") return Option.none()
+  if (typeof text !== "string" || typeof channel !== "string" || channel === "") return Option.none()
   const threadTs = field(ev, "thread_ts")
   const team = field(ev, "team") ?? field(payload, "team_id")
   return Option.some({
@@ -71,8 +71,8 @@ export const parseEvent = (accountId: string, payload: unknown): Option.Option<I
     chatId: channel,
     threadId: typeof threadTs === "string" ? threadTs : undefined,
     isPrivate: field(ev, "channel_type") === "im",
-    messageId: String(field(ev, "ts") ?? ""),
-    senderId: String(field(ev, "user") ?? ""),
+    messageId: fieldText(ev, "ts"),
+    senderId: fieldText(ev, "user"),
     teamId: typeof team === "string" ? team : undefined,
     text
   })
@@ -122,7 +122,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
             return Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: (Number.isFinite(after) ? after : 1) * 1000 }))
           }
           if (field(res.json, "ok") === true) return Effect.succeed(res.json)
-          return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: String(field(res.json, "error") ?? res.text) }))
+          return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: res.status, description: (fieldText(res.json, "error") || res.text) }))
         }),
         Effect.provide(http)
       )
@@ -142,7 +142,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
               ...(target.threadId !== undefined ? { thread_ts: target.threadId } : {})
             })
           )
-          .pipe(Effect.map((r) => ({ messageId: String(field(r, "ts") ?? "") }))),
+          .pipe(Effect.map((r) => ({ messageId: fieldText(r, "ts") }))),
       edit: (target, ts, text) =>
         limiter.run(target.chatId, call("chat.update", { channel: target.chatId, ts, text: text.formatted, mrkdwn: true })).pipe(Effect.asVoid),
       nativeStream: {
@@ -159,7 +159,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
               ? { recipient_user_id: target.recipientId, ...(target.teamId !== undefined ? { recipient_team_id: target.teamId } : {}) }
               : {}),
             ...(markdown === "" ? {} : { markdown_text: markdown })
-          })).pipe(Effect.map((r) => String(field(r, "ts") ?? ""))),
+          })).pipe(Effect.map((r) => fieldText(r, "ts"))),
         append: (target, ts, markdown) =>
           limiter.run(target.chatId, call("chat.appendStream", { channel: target.chatId, ts, markdown_text: markdown })).pipe(Effect.asVoid),
         stop: (target, ts) => limiter.run(target.chatId, call("chat.stopStream", { channel: target.chatId, ts })).pipe(Effect.asVoid),

@@ -14,7 +14,7 @@ import type { HttpClient } from "@effect/platform"
 import { Effect, Option, Random, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type ChatTarget, type InboundMessage, type OutboundText, RateLimited } from "./Channel.js"
 import { delayMs } from "./internal/backoff.js"
-import { field, type JsonResponse, postJson, redacted, reveal, type Secret } from "./internal/http.js"
+import { field, fieldNumber, fieldText, type JsonResponse, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
@@ -49,10 +49,10 @@ const CHANNEL = "telegram"
 /** A Bot API response → the result, a RateLimited, or a ChannelError (description as the API gave it). */
 export const interpret = (method: string, res: JsonResponse): Effect.Effect<unknown, ChannelError | RateLimited> => {
   if (field(res.json, "ok") === true) return Effect.succeed(field(res.json, "result"))
-  const code = Number(field(res.json, "error_code") ?? res.status)
+  const code = (fieldNumber(res.json, "error_code") ?? res.status)
   const retryAfter = field(res.json, "parameters", "retry_after")
   if (code === 429) return Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: Number(retryAfter ?? 1) * 1000 }))
-  return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: code, description: String(field(res.json, "description") ?? res.text) }))
+  return Effect.fail(new ChannelError({ channel: CHANNEL, method, status: code, description: (fieldText(res.json, "description") || res.text) }))
 }
 
 export const isEntityError = (e: ChannelError): boolean => e.status === 400 && /can't parse entities/i.test(e.description)
@@ -64,7 +64,7 @@ export const parseUpdate = (accountId: string, update: unknown): Option.Option<I
   if (stopped !== undefined) {
     const chatId = field(stopped, "chat", "id")
     const draftId = field(stopped, "draft_id")
-    if ((typeof chatId !== "number" && typeof chatId !== "string") || typeof draftId !== "number") return Option.none()
+    if ((typeof chatId !== "number" && (typeof chatId !== "string" || chatId === "")) || typeof draftId !== "number") return Option.none()
     const thread = field(stopped, "message_thread_id")
     return Option.some({
       channel: CHANNEL,
@@ -81,7 +81,8 @@ export const parseUpdate = (accountId: string, update: unknown): Option.Option<I
   const msg = field(update, "message")
   const text = field(msg, "text")
   const chatId = field(msg, "chat", "id")
-  if (typeof text !== "string" || (typeof chatId !== "number" && typeof chatId !== "string")) return Option.none()
+  // A chat id is a number, or a non-empty @username: anything else is not a message to answer.
+  if (typeof text !== "string" || (typeof chatId !== "number" && (typeof chatId !== "string" || chatId === ""))) return Option.none()
   const thread = field(msg, "message_thread_id")
   const isTopic = field(msg, "is_topic_message") === true || field(msg, "chat", "type") === "private"
   return Option.some({
@@ -90,8 +91,8 @@ export const parseUpdate = (accountId: string, update: unknown): Option.Option<I
     chatId: String(chatId),
     threadId: thread !== undefined && isTopic ? String(thread) : undefined,
     isPrivate: field(msg, "chat", "type") === "private",
-    messageId: String(field(msg, "message_id") ?? ""),
-    senderId: String(field(msg, "from", "id") ?? ""),
+    messageId: fieldText(msg, "message_id"),
+    senderId: fieldText(msg, "from", "id"),
     text
   })
 }
@@ -140,7 +141,7 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
 
     const send: Adapter["send"] = (target, text) =>
       limiter.run(chatKey(target), callFormatted("sendMessage", where(target), text)).pipe(
-        Effect.map((r) => ({ messageId: String(field(r, "message_id") ?? "") }))
+        Effect.map((r) => ({ messageId: fieldText(r, "message_id") }))
       )
 
     // A draft is rendered like the final message (same parse mode, same plain fallback).
@@ -186,7 +187,10 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
               Effect.map((result) => {
                 failures = 0
                 const updates = Array.isArray(result) ? result : []
-                for (const u of updates) offset = Math.max(offset, Number(field(u, "update_id")) + 1)
+                for (const u of updates) {
+                  const id = fieldNumber(u, "update_id")
+                  if (id !== undefined) offset = Math.max(offset, id + 1)
+                }
                 return updates.flatMap((u) => Option.toArray(parseUpdate(options.accountId, u)))
               }),
               Effect.catchAll((e) =>

@@ -10,7 +10,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Redacted, Stream } from "effect"
 import { type Adapter, capabilities, ChannelError, type InboundMessage, RateLimited } from "./Channel.js"
-import { field, postJson, redacted, reveal, type Secret } from "./internal/http.js"
+import { field, fieldNumber, fieldText, postJson, redacted, reveal, type Secret } from "./internal/http.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as Webhook from "./Webhook.js"
 
@@ -48,14 +48,14 @@ export const parsePayload = (accountId: string, phoneNumberId: string, payload: 
     if (!Array.isArray(changes)) continue
     for (const change of changes) {
       const value = field(change, "value")
-      if (String(field(value, "metadata", "phone_number_id") ?? "") !== phoneNumberId) continue
+      if (fieldText(value, "metadata", "phone_number_id") !== phoneNumberId) continue
       const messages = field(value, "messages")
       if (!Array.isArray(messages)) continue
       for (const m of messages) {
         const body = field(m, "text", "body")
         const from = field(m, "from")
-        if (field(m, "type") !== "text" || typeof body !== "string" || typeof from !== "string") continue
-        out.push({ channel: CHANNEL, accountId, chatId: from, isPrivate: true, messageId: String(field(m, "id") ?? ""), senderId: from, text: body })
+        if (field(m, "type") !== "text" || typeof body !== "string" || typeof from !== "string" || from === "") continue
+        out.push({ channel: CHANNEL, accountId, chatId: from, isPrivate: true, messageId: fieldText(m, "id"), senderId: from, text: body })
       }
     }
   }
@@ -109,20 +109,20 @@ export const make = (options: Options): Effect.Effect<Adapter, never, HttpClient
               [token]
             ).pipe(
               Effect.flatMap((res): Effect.Effect<unknown, ChannelError | RateLimited> => {
-                const code = Number(field(res.json, "error", "code"))
+                const code = (fieldNumber(res.json, "error", "code") ?? 0)
                 if (res.status === 429 || RATE_CODES.has(code)) {
                   const after = Number(res.headers["retry-after"])
                   return Effect.fail(new RateLimited({ channel: CHANNEL, retryAfterMs: Number.isFinite(after) ? after * 1000 : backoff }))
                 }
                 if (res.status >= 200 && res.status < 300) return Effect.succeed(res.json)
                 return Effect.fail(
-                  new ChannelError({ channel: CHANNEL, method: "messages", status: res.status, description: String(field(res.json, "error", "message") ?? res.text) })
+                  new ChannelError({ channel: CHANNEL, method: "messages", status: res.status, description: (fieldText(res.json, "error", "message") || res.text) })
                 )
               }),
               Effect.provide(http)
             )
           )
-          .pipe(Effect.map((r) => ({ messageId: String(field(r, "messages", "0", "id") ?? "") }))),
+          .pipe(Effect.map((r) => ({ messageId: fieldText(r, "messages", "0", "id") }))),
       inbound: Stream.empty,
       webhook: (req) => handleWebhook(options, req)
     } satisfies Adapter

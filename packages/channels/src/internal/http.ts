@@ -66,6 +66,22 @@ export const reveal = (secret: Secret): string => (typeof secret === "string" ? 
 export const redacted = (secret: string | Redacted.Redacted<string>): Redacted.Redacted<string> =>
   typeof secret === "string" ? Redacted.make(secret) : secret
 
+/**
+ * A field as text: a string as it is, a number or boolean written out, anything else (an object, an
+ * array, missing) "". Never throws, whatever a payload holds (`String({ toString: false })` does).
+ */
+export const fieldText = (json: unknown, ...path: ReadonlyArray<string>): string => {
+  const v = field(json, ...path)
+  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" ? String(v) : ""
+}
+
+/** A field as a finite number (a number, or a string that is one); anything else undefined. Never throws. */
+export const fieldNumber = (json: unknown, ...path: ReadonlyArray<string>): number | undefined => {
+  const v = field(json, ...path)
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN
+  return Number.isFinite(n) ? n : undefined
+}
+
 export const field = (json: unknown, ...path: ReadonlyArray<string>): unknown => {
   let cur: unknown = json
   for (const p of path) {
