@@ -28,9 +28,9 @@ const main = async () => {
   const fo = full ? { conversations: 40, runsEach: 25, seed } : { conversations: 20, runsEach: 10, seed }
   const f = await runFaults(fo)
   console.log(`\n## model faults at random (${fo.conversations} conversations × ${fo.runsEach} runs; half the upstream answers are faults)\n`)
-  console.log("| runs | completed | failed | other ends | upstream requests | rollbacks | faults in runs (text twice, bad end) | upstream left open | gateway fds before → after | time |")
+  console.log("| runs | completed | failed | other ends | upstream requests | rollbacks | faults in runs (text twice, bad end) | upstream left open | gateway fds / fibers / timers, before → after | time |")
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-  console.log(`| ${f.runs} | ${f.reasons.completed ?? 0} | ${f.reasons.failed ?? 0} | ${f.runs - (f.reasons.completed ?? 0) - (f.reasons.failed ?? 0)} | ${f.upstreamRequests} | ${f.rollbacks} | ${f.runFaults} | ${f.pendingUpstream} | ${f.fds.before} → ${f.fds.after} | ${(f.ms / 1000).toFixed(1)} s |`)
+  console.log(`| ${f.runs} | ${f.reasons.completed ?? 0} | ${f.reasons.failed ?? 0} | ${f.runs - (f.reasons.completed ?? 0) - (f.reasons.failed ?? 0)} | ${f.upstreamRequests} | ${f.rollbacks} | ${f.runFaults} | ${f.pendingUpstream} | ${f.fds.before} → ${f.fds.after} / ${f.fibers.before} → ${f.fibers.after} / ${f.timers.before} → ${f.timers.after} | ${(f.ms / 1000).toFixed(1)} s |`)
   console.log(`\nfaults drawn: ${Object.entries(f.byFault).map(([k, v]) => `${k} ${v}`).join(", ")}`)
   for (const x of f.failures.slice(0, 20)) console.log(`FAIL ${x}`)
   const co = full ? { rounds: 20, conversations: 24, seed } : { rounds: 5, conversations: 8, seed }
@@ -72,6 +72,7 @@ const main = async () => {
   console.log(`| resident memory (MiB) | ${mib(s.idle.before.rss)} | ${mib(max((x) => x.rss))} | ${mib(s.idle.after.rss)} | ${mib(s.slope.rss)} |`)
   console.log(`| open descriptors | ${s.idle.before.fds} | ${max((x) => x.fds)} | ${s.idle.after.fds} | ${s.slope.fds.toFixed(2)} |`)
   console.log(`| live timers | ${s.idle.before.timers} | ${max((x) => x.timers)} | ${s.idle.after.timers} | ${s.slope.timers.toFixed(2)} |`)
+  console.log(`| live fibers | ${s.idle.before.fibers} | ${max((x) => x.fibers)} | ${s.idle.after.fibers} | |`)
   console.log(`| live sockets (ref'd) | ${s.idle.before.sockets} | ${max((x) => x.sockets)} | ${s.idle.after.sockets} | |`)
   console.log(`\nfaults: ${s.failures.length}; time ${(s.ms / 1000).toFixed(1)} s`)
   for (const x of s.failures.slice(0, 20)) console.log(`FAIL ${x}`)

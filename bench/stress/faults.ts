@@ -9,7 +9,8 @@
  *   since the last `Rollback`) and the Blocks since the last `Rollback` are always a prefix of it.
  *
  * After the last run: no upstream request left open (the fake's count of unfinished requests), and
- * the gateway's open file descriptors (sockets included) back where they were before the runs.
+ * the gateway's open file descriptors (sockets included), Effect fibers (`SLUICE_FIBER_METRICS=1`)
+ * and event-loop timers back where they were before the runs.
  */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -36,6 +37,9 @@ export interface FaultsResult {
   readonly runFaults: number
   readonly pendingUpstream: number
   readonly fds: { readonly before: number; readonly after: number }
+  /** Effect fibers alive (SLUICE_FIBER_METRICS=1) and event-loop timers, from /metrics. */
+  readonly fibers: { readonly before: number; readonly after: number }
+  readonly timers: { readonly before: number; readonly after: number }
   readonly failures: ReadonlyArray<string>
   readonly ms: number
 }
@@ -53,6 +57,13 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "../..")
 const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
 const squash = (s: string) => s.replace(/\s+/g, "")
+
+/** Live fibers and timers, from the gateway's /metrics. */
+const live = async (port: number): Promise<{ fibers: number; timers: number }> => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN)
+  return { fibers: value(/^effect_fiber_active (\d+)$/m), timers: value(/^nodejs_active_resources\{type="Timeout"\} (\d+)$/m) }
+}
 
 /** One run's events against the answer its prompt gets; the faults found, as text. */
 export const checkRun = (events: ReadonlyArray<Ev>, answer: string, who: string): ReadonlyArray<string> => {
@@ -95,6 +106,8 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
       config,
       JSON.stringify({
         gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } },
+        // Idle conversations passivate after 1 s, so after the runs nothing of theirs should stay.
+        conversations: { idleTimeToLiveMs: 1000 },
         model: {
           timeouts: { connectMs: 2000, firstTokenMs: 2000, idleMs: 400, totalMs: 15_000 },
           retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 50 }
@@ -103,12 +116,13 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
     )
     gateway = start(
       [join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config],
-      { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: fakeUrl },
+      { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: fakeUrl, SLUICE_FIBER_METRICS: "1" },
       dir
     )
     await gateway.line((l) => l.includes(`:${port}`), 60_000)
     const pid = gateway.child.pid!
     const fdsBefore = fdCount(pid)
+    const liveBefore = await live(port)
     const deadline = Date.now() + (o.runsEach * 3 + 60) * 1000
     const reasons: Record<string, number> = {}
     const failures: Array<string> = []
@@ -165,13 +179,16 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
         })
       )
     )
-    // Settle, then ask the fake what is still open.
-    await new Promise((r) => setTimeout(r, 1500))
+    // Settle (and passivate), then ask the fake what is still open.
+    await new Promise((r) => setTimeout(r, 2500))
     fake.send("stats")
     const { stats } = JSON.parse(await fake.line((l) => l.startsWith("{\"stats\""), 10_000)) as {
       stats: { pending: number; requests: number; byFault: Record<string, number> }
     }
     const fdsAfter = fdCount(pid)
+    const liveAfter = await live(port)
+    if (liveAfter.fibers > liveBefore.fibers + 4) failures.push(`live fibers ${liveBefore.fibers} → ${liveAfter.fibers} after the last run`)
+    if (liveAfter.timers > liveBefore.timers + 4) failures.push(`live timers ${liveBefore.timers} → ${liveAfter.timers} after the last run`)
     const runFaults = failures.length
     if (stats.pending > 0) failures.push(`${stats.pending} upstream requests still open after the last run`)
     if (fdsAfter > fdsBefore + 8) failures.push(`gateway file descriptors ${fdsBefore} → ${fdsAfter}`)
@@ -184,6 +201,8 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
       runFaults,
       pendingUpstream: stats.pending,
       fds: { before: fdsBefore, after: fdsAfter },
+      fibers: { before: liveBefore.fibers, after: liveAfter.fibers },
+      timers: { before: liveBefore.timers, after: liveAfter.timers },
       failures,
       ms: Date.now() - t0
     }

@@ -9,10 +9,10 @@
  * what the protocol says; any other is a fault.
  *
  * Every few seconds `/metrics` is read: resident memory, V8 heap, open descriptors and the event
- * loop's live timers and sockets; every fifth time also the live heap, after two full GCs in the
+ * loop's live timers and sockets, Effect's live fibers (`SLUICE_FIBER_METRICS=1`); every fifth time also the live heap, after two full GCs in the
  * gateway (`gcProbe.cjs`, preloaded with `--expose-gc`: the only difference from how users start it).
  * Reported: first and last values and slopes over the steady part (the last two thirds), per minute.
- * After the traffic stops and the gateway settles, descriptors, sockets, timers and the live heap must
+ * After the traffic stops and the gateway settles, descriptors, sockets, timers, fibers and the live heap must
  * be back near where they were before it started.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -38,6 +38,8 @@ export interface Sample {
   readonly fds: number
   readonly timers: number
   readonly sockets: number
+  /** Effect fibers alive (SLUICE_FIBER_METRICS=1). */
+  readonly fibers: number
 }
 
 export interface LiveSample {
@@ -159,7 +161,8 @@ const sample = async (port: number, t0: number): Promise<Sample> => {
     heap: value(/^nodejs_heap_size_used_bytes (\d+)$/m),
     fds: value(/^process_open_fds (\d+)$/m),
     timers: value(/^nodejs_active_resources\{type="Timeout"\} (\d+)$/m),
-    sockets: value(/^nodejs_active_resources\{type="TCPSocketWrap"\} (\d+)$/m)
+    sockets: value(/^nodejs_active_resources\{type="TCPSocketWrap"\} (\d+)$/m),
+    fibers: value(/^effect_fiber_active (\d+)$/m)
   }
 }
 
@@ -198,7 +201,8 @@ export const runSoak = async (o: SoakOptions): Promise<SoakResult> => {
       {
         ANTHROPIC_API_KEY: "soak-key",
         ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}`,
-        NODE_OPTIONS: `--expose-gc --require ${join(here, "gcProbe.cjs")}`
+        NODE_OPTIONS: `--expose-gc --require ${join(here, "gcProbe.cjs")}`,
+        SLUICE_FIBER_METRICS: "1"
       },
       dir
     )
@@ -286,6 +290,7 @@ export const runSoak = async (o: SoakOptions): Promise<SoakResult> => {
     // fake holds them 60 s): at most `users` of them.
     if (after.fds > before.fds + o.users + 8) failures.push(`open descriptors ${before.fds} → ${after.fds} after the traffic`)
     if (after.sockets > before.sockets + 4) failures.push(`live sockets ${before.sockets} → ${after.sockets} after the traffic`)
+    if (after.fibers > before.fibers + 8) failures.push(`live fibers ${before.fibers} → ${after.fibers} after the traffic`)
     if (after.timers > before.timers + 8) failures.push(`live timers ${before.timers} → ${after.timers} after the traffic`)
     return { operations, samples, lives, idle: { before, after, liveBefore, liveAfter }, slope, failures, ms: Date.now() - t0 }
   } finally {

@@ -3,7 +3,7 @@
  * SIGINT/SIGTERM interrupt the command (its finalizers run), then the process exits with 130/143.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, RuntimeFlags, RuntimeFlagsPatch } from "effect"
 import * as Cli from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"
 
@@ -13,7 +13,12 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e
 })
 
-const fiber = Effect.runFork(Cli.run(process.argv.slice(2)).pipe(Effect.provide(NodeContext.layer)))
+// SLUICE_FIBER_METRICS=1: Effect counts its fibers (effect_fiber_active, _started, _successes,
+// _failures on /metrics), at a small cost per fiber: for finding a leak, off by default.
+const withFiberMetrics = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  process.env.SLUICE_FIBER_METRICS === "1" ? Effect.withRuntimeFlagsPatch(effect, RuntimeFlagsPatch.enable(RuntimeFlags.RuntimeMetrics)) : effect
+
+const fiber = Effect.runFork(withFiberMetrics(Cli.run(process.argv.slice(2))).pipe(Effect.provide(NodeContext.layer)))
 
 let signalled: number | undefined
 const onSignal = (code: number) => () => {

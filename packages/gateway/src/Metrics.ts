@@ -59,7 +59,7 @@ const openFds = (): number | undefined => {
 /**
  * The process, read at scrape time under the names Prometheus' Node client uses: resident memory,
  * V8 heap, open descriptors, and the event loop's live resources by type (`Timeout` counts timers,
- * `TCPWRAP` sockets), so a leak of any of them shows as a slope.
+ * `TCPSocketWrap` sockets), so a leak of any of them shows as a slope.
  */
 const processLines = (): Array<string> => {
   const m = process.memoryUsage()
@@ -87,8 +87,8 @@ const processLines = (): Array<string> => {
 }
 
 /**
- * Every registered metric whose name starts with `sluice_`, then the process's own
- * (`process_*`, `nodejs_*`), in Prometheus text format 0.0.4.
+ * Every registered metric whose name starts with `sluice_` (and Effect's `effect_fiber_*` when the
+ * runtime counts fibers), then the process's own (`process_*`, `nodejs_*`), in Prometheus text format 0.0.4.
  */
 export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs) => {
   const out: Array<string> = []
@@ -96,8 +96,9 @@ export const prometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, (pa
   const sorted = [...pairs].sort((a, b) => a.metricKey.name.localeCompare(b.metricKey.name))
   for (const { metricKey: key, metricState: state } of sorted) {
     const name = key.name
-    if (!name.startsWith("sluice_")) continue
-    const type = MetricKeyType.isCounterKey(key.keyType)
+    // Effect's own fiber counts are there when the runtime counts them (SLUICE_FIBER_METRICS=1).
+    if (!name.startsWith("sluice_") && !(name.startsWith("effect_fiber_") && name !== "effect_fiber_lifetimes")) continue
+    const type = name === "effect_fiber_active" ? "gauge" : MetricKeyType.isCounterKey(key.keyType)
       ? "counter"
       : MetricKeyType.isGaugeKey(key.keyType)
         ? "gauge"
