@@ -111,7 +111,8 @@ export default async () => {
     const both = (y: (r: Row) => number) => [series("gateway", y), series("floor", y)]
     writeFileSync(
       join(plotDir, "connections-memory.svg"),
-      lineChart({ title: "Memory per held WebSocket connection", xLabel: "connections held (log scale)", yLabel: "KiB per connection (RSS)", series: both((r) => r.rssPerConnKiB), logX: true })
+      // The live heap (after full GCs) is the stable measure; RSS per connection is noisy below ~1,000.
+      lineChart({ title: "Live heap per held WebSocket connection", xLabel: "connections held (log scale)", yLabel: "KiB per connection (live heap)", series: both((r) => r.liveHeapPerConnKiB), logX: true })
     )
     writeFileSync(
       join(plotDir, "connections-latency.svg"),
