@@ -17,14 +17,13 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { lineChart } from "./connections/plot.js"
-import { freePort, type Proc, rssBytes, start } from "./streaming/procs.js"
+import { type Proc, rssBytes, start } from "./streaming/procs.js"
+import { GC_PROBE, liveMemory, startGateway } from "./stress/gateway.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const root = join(here, "..")
 const loads = (process.env.CONN_LOADS ?? "100,1000").split(",").map(Number)
 const plotDir = process.env.CONN_PLOT
 const tsx = ["--import", "tsx"]
-const probe = `--expose-gc --require ${join(here, "stress/gcProbe.cjs")}`
 
 interface Row {
   readonly target: "gateway" | "floor"
@@ -37,23 +36,19 @@ interface Row {
 
 const startTarget = async (target: Row["target"], dir: string): Promise<{ proc: Proc; url: string }> => {
   if (target === "floor") {
-    const proc = start([...tsx, join(here, "connections/floor.ts")], { NODE_OPTIONS: probe })
+    const proc = start([...tsx, join(here, "connections/floor.ts")], { NODE_OPTIONS: GC_PROBE })
     const { port } = JSON.parse(await proc.line((l) => l.startsWith("{\"port\""), 20_000)) as { port: number }
     return { proc, url: `ws://127.0.0.1:${port}/` }
   }
-  const port = await freePort()
-  const config = join(dir, "sluice.json")
-  writeFileSync(config, JSON.stringify({ model: { provider: "offline" }, gateway: { limits: { messagesPerSecond: 1000, burst: 1000 } } }))
-  const proc = start([join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config], { NODE_OPTIONS: probe }, dir)
-  await proc.line((l) => l.includes(`:${port}`), 60_000)
+  const { proc, port } = await startGateway({
+    dir,
+    config: { model: { provider: "offline" }, gateway: { limits: { messagesPerSecond: 1000, burst: 1000 } } },
+    env: { NODE_OPTIONS: GC_PROBE }
+  })
   return { proc, url: `ws://127.0.0.1:${port}/v1/ws` }
 }
 
-const liveHeap = async (proc: Proc): Promise<number> => {
-  const line = proc.line((l) => l.startsWith("{\"live\""), 20_000)
-  proc.child.kill("SIGUSR2")
-  return (JSON.parse(await line) as { live: { heap: number } }).live.heap
-}
+const liveHeap = async (proc: Proc): Promise<number> => (await liveMemory(proc)).heap
 
 const measure = async (target: Row["target"], n: number): Promise<Row> => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-conn-"))

@@ -18,7 +18,7 @@
  * one must be in its history at the end. The gateway must still be running, with no stack frame in
  * its output.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { Agent, request as httpRequest } from "node:http"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -26,7 +26,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import fc from "fast-check"
 import WebSocket from "ws"
-import { freePort, start } from "../streaming/procs.js"
+import { start } from "../streaming/procs.js"
+import { startGateway } from "./gateway.js"
 
 export interface BadInputOptions {
   readonly wsCases: number
@@ -350,9 +351,8 @@ const http = (
       req.destroy()
       resolve("timeout")
     }, 5000)
-    req.on("error", (e) => {
+    req.on("error", () => {
       clearTimeout(t)
-      if (process.env.BADINPUT_DEBUG) console.error(method, path, e)
       resolve("error")
     })
     req.on("response", (res) => {
@@ -399,7 +399,6 @@ const fuzzHttp = async (port: number, o: BadInputOptions, failures: Array<string
     const sse = routePath.endsWith("/events") || (body?.includes("\"stream\":true") ?? false)
     const r = await http(port, method, path, headers, body, sse)
     const where = `http case ${n} (${method} ${path})`
-    if (process.env.BADINPUT_DEBUG) console.error(where, JSON.stringify(headers), body?.length, typeof r === "string" ? r : r.status)
     if (r === "timeout") {
       failures.push(`${where}: no answer within 5 s`)
       continue
@@ -424,21 +423,15 @@ export const runBadInput = async (o: BadInputOptions): Promise<BadInputResult> =
   let gateway: ReturnType<typeof start> | undefined
   const failures: Array<string> = []
   try {
-    const port = await freePort()
-    const config = join(dir, "sluice.json")
-    writeFileSync(
-      config,
-      JSON.stringify({
+    const started = await startGateway({
+      dir,
+      config: {
         gateway: { tokens: [ALICE, BOB], limits: { maxRunsPerPrincipal: 50, messagesPerSecond: 100_000, burst: 100_000 } },
         model: { provider: "offline", offline: { tokensPerSecond: 5000, words: 12 } }
-      })
-    )
-    gateway = start(
-      [join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config],
-      {},
-      dir
-    )
-    await gateway.line((l) => l.includes(`:${port}`), 60_000)
+      }
+    })
+    gateway = started.proc
+    const port = started.port
     const json = async (token: string, method: string, path: string, body?: unknown) => {
       // Its own connection (a keep-alive one the fuzzing shares may have been closed by the gateway).
       const r = await http(port, method, path, { authorization: `Bearer ${token}`, "content-type": "application/json" }, body === undefined ? undefined : JSON.stringify(body), false, true)

@@ -24,13 +24,14 @@
  * Bounded: a fixed number of rounds and conversations, replies of at most 2 s, a deadline per
  * round; every process started is stopped.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 import { freePort, start } from "../streaming/procs.js"
+import { startGateway } from "./gateway.js"
 import { seeded } from "./random.js"
 
 export interface CrashesOptions {
@@ -261,15 +262,16 @@ export const runCrashes = async (o: CrashesOptions): Promise<CrashesResult> => {
   try {
     const { port: fakePort } = JSON.parse(await fake.line((l) => l.startsWith("{"), 20_000)) as { port: number }
     const port = await freePort()
-    const config = join(dir, "sluice.json")
-    writeFileSync(config, JSON.stringify({ gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } } }))
-    const startGateway = async () => {
-      gateway = start(
-        [join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", dataDir, "--config", config],
-        { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}` },
-        dir
-      )
-      await gateway.line((l) => l.includes(`:${port}`), 60_000)
+    const restart = async () => {
+      gateway = (
+        await startGateway({
+          dir,
+          dataDir,
+          port,
+          config: { gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } } },
+          env: { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}` }
+        })
+      ).proc
     }
     const url = `ws://127.0.0.1:${port}/v1/ws`
     const clients: Array<Client> = Array.from({ length: o.conversations }, (_, i) => ({
@@ -285,7 +287,7 @@ export const runCrashes = async (o: CrashesOptions): Promise<CrashesResult> => {
     let integrityChecks = 0
     let integrityPassed = 0
     for (let r = 0; r <= o.rounds; r++) {
-      await startGateway()
+      await restart()
       const closing = r === o.rounds
       const deadline = Date.now() + 60_000
       const live = clients.map((c) => round(url, c, random, closing, deadline, failures))

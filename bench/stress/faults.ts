@@ -12,13 +12,14 @@
  * the gateway's open file descriptors (sockets included), Effect fibers (`SLUICE_FIBER_METRICS=1`)
  * and event-loop timers back where they were before the runs.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 import { applyDraft } from "../../packages/core/src/ReplyEvent.js"
-import { freePort, start } from "../streaming/procs.js"
+import { start } from "../streaming/procs.js"
+import { metricValue, scrapeMetrics, startGateway } from "./gateway.js"
 import { answerFor } from "./faultyFake.js"
 
 export interface FaultsOptions {
@@ -54,15 +55,13 @@ interface Ev {
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const root = join(here, "../..")
 const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
 const squash = (s: string) => s.replace(/\s+/g, "")
 
 /** Live fibers and timers, from the gateway's /metrics. */
 const live = async (port: number): Promise<{ fibers: number; timers: number }> => {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN)
-  return { fibers: value(/^effect_fiber_active (\d+)$/m), timers: value(/^nodejs_active_resources\{type="Timeout"\} (\d+)$/m) }
+  const text = await scrapeMetrics(port)
+  return { fibers: metricValue(text, "effect_fiber_active"), timers: metricValue(text, 'nodejs_active_resources{type="Timeout"}') }
 }
 
 /** One run's events against the answer its prompt gets; the faults found, as text. */
@@ -100,11 +99,9 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
   let gateway: ReturnType<typeof start> | undefined
   try {
     const { url: fakeUrl } = JSON.parse(await fake.line((l) => l.startsWith("{\"url\""), 20_000)) as { url: string }
-    const port = await freePort()
-    const config = join(dir, "sluice.json")
-    writeFileSync(
-      config,
-      JSON.stringify({
+    const started = await startGateway({
+      dir,
+      config: {
         gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } },
         // Idle conversations passivate after 1 s, so after the runs nothing of theirs should stay.
         conversations: { idleTimeToLiveMs: 1000 },
@@ -112,14 +109,11 @@ export const runFaults = async (o: FaultsOptions): Promise<FaultsResult> => {
           timeouts: { connectMs: 2000, firstTokenMs: 2000, idleMs: 400, totalMs: 15_000 },
           retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 50 }
         }
-      })
-    )
-    gateway = start(
-      [join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config],
-      { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: fakeUrl, SLUICE_FIBER_METRICS: "1" },
-      dir
-    )
-    await gateway.line((l) => l.includes(`:${port}`), 60_000)
+      },
+      env: { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: fakeUrl, SLUICE_FIBER_METRICS: "1" }
+    })
+    gateway = started.proc
+    const port = started.port
     const pid = gateway.child.pid!
     const fdsBefore = fdCount(pid)
     const liveBefore = await live(port)

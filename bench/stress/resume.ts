@@ -17,13 +17,14 @@
  * Bounded: a fixed number of conversations, replies of a fixed length, and a deadline for the whole
  * scenario; every process started is stopped.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
-import { freePort, start } from "../streaming/procs.js"
+import { start } from "../streaming/procs.js"
+import { startGateway } from "./gateway.js"
 import { compare, type Ev } from "./compare.js"
 import { seeded } from "./random.js"
 
@@ -192,15 +193,13 @@ export const runResume = async (o: ResumeOptions): Promise<ResumeResult> => {
   let gateway: ReturnType<typeof start> | undefined
   try {
     const { port: fakePort } = JSON.parse(await fake.line((l) => l.startsWith("{"), 20_000)) as { port: number }
-    const port = await freePort()
-    const config = join(dir, "sluice.json")
-    writeFileSync(config, JSON.stringify({ gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } } }))
-    gateway = start(
-      [join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config],
-      { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}` },
-      dir
-    )
-    await gateway.line((l) => l.includes(`:${port}`), 60_000)
+    const started = await startGateway({
+      dir,
+      config: { gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } } },
+      env: { ANTHROPIC_API_KEY: "stress-key", ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}` }
+    })
+    gateway = started.proc
+    const port = started.port
     const wsUrl = `ws://127.0.0.1:${port}/v1/ws`
     const base = `http://127.0.0.1:${port}`
     const random = seeded(o.seed)

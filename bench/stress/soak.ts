@@ -15,13 +15,14 @@
  * After the traffic stops and the gateway settles, descriptors, sockets, timers, fibers and the live heap must
  * be back near where they were before it started.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
-import { freePort, start } from "../streaming/procs.js"
+import { start } from "../streaming/procs.js"
+import { GC_PROBE, liveMemory, metricValue, scrapeMetrics, startGateway } from "./gateway.js"
 import { seeded } from "./random.js"
 
 export interface SoakOptions {
@@ -153,16 +154,16 @@ const wsConversation = (port: number, id: string, text: string) =>
   })
 
 const sample = async (port: number, t0: number): Promise<Sample> => {
-  const { text } = await request(port, "GET", "/metrics")
-  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0)
+  const text = await scrapeMetrics(port)
+  const value = (series: string) => metricValue(text, series, 0)
   return {
     t: Date.now() - t0,
-    rss: value(/^process_resident_memory_bytes (\d+)$/m),
-    heap: value(/^nodejs_heap_size_used_bytes (\d+)$/m),
-    fds: value(/^process_open_fds (\d+)$/m),
-    timers: value(/^nodejs_active_resources\{type="Timeout"\} (\d+)$/m),
-    sockets: value(/^nodejs_active_resources\{type="TCPSocketWrap"\} (\d+)$/m),
-    fibers: value(/^effect_fiber_active (\d+)$/m)
+    rss: value("process_resident_memory_bytes"),
+    heap: value("nodejs_heap_size_used_bytes"),
+    fds: value("process_open_fds"),
+    timers: value('nodejs_active_resources{type="Timeout"}'),
+    sockets: value('nodejs_active_resources{type="TCPSocketWrap"}'),
+    fibers: value("effect_fiber_active")
   }
 }
 
@@ -187,34 +188,19 @@ export const runSoak = async (o: SoakOptions): Promise<SoakResult> => {
   const count = (op: string) => (operations[op] = (operations[op] ?? 0) + 1)
   try {
     const { port: fakePort } = JSON.parse(await fake.line((l) => l.startsWith("{"), 20_000)) as { port: number }
-    const port = await freePort()
-    const config = join(dir, "sluice.json")
-    writeFileSync(
-      config,
-      JSON.stringify({
+    const started = await startGateway({
+      dir,
+      config: {
         gateway: { limits: { maxRunsPerPrincipal: 10_000, messagesPerSecond: 1000, burst: 1000 } },
         conversations: { idleTimeToLiveMs: 5000 }
-      })
-    )
-    gateway = start(
-      [join(root, "packages/cli/bin/sluice.js"), "gateway", "--port", String(port), "--data-dir", join(dir, "data"), "--config", config],
-      {
-        ANTHROPIC_API_KEY: "soak-key",
-        ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}`,
-        NODE_OPTIONS: `--expose-gc --require ${join(here, "gcProbe.cjs")}`,
-        SLUICE_FIBER_METRICS: "1"
       },
-      dir
-    )
-    await gateway.line((l) => l.includes(`:${port}`), 60_000)
+      env: { ANTHROPIC_API_KEY: "soak-key", ANTHROPIC_BASE_URL: `http://127.0.0.1:${fakePort}`, NODE_OPTIONS: GC_PROBE, SLUICE_FIBER_METRICS: "1" }
+    })
+    gateway = started.proc
+    const port = started.port
     const proc = gateway
     /** The live heap: two full GCs in the gateway (gcProbe.cjs), then its heap in use. */
-    const live = async (): Promise<LiveSample> => {
-      const line = proc.line((l) => l.startsWith('{"live"'), 20_000)
-      proc.child.kill("SIGUSR2")
-      const { live } = JSON.parse(await line) as { live: { heap: number; rss: number } }
-      return { t: Date.now() - t0, heap: live.heap, rss: live.rss }
-    }
+    const live = async (): Promise<LiveSample> => ({ t: Date.now() - t0, ...(await liveMemory(proc)) })
     const before = await sample(port, t0)
     const liveBefore = await live()
     const lives: Array<LiveSample> = [liveBefore]
