@@ -6,7 +6,9 @@
  * blank line, `usage` in both `message_start` and `message_delta`, pings, `request-id` header.
  * It accepts both `anthropic-version` values (`2023-06-01`, `2026-10-21`) and both auth headers
  * (`x-api-key`, `Authorization: Bearer`); anything else gets the API's own error bodies
- * (401 `authentication_error`, 400 `invalid_request_error`, 404 `not_found_error`).
+ * (401 `authentication_error`, 400 `invalid_request_error`, 404 `not_found_error`). Bodies are
+ * checked as the API checks them (content blocks, images, tools, tool calls paired with their
+ * results: `anthropicRequest.ts`) before a script is taken.
  *
  * Scriptable per request: a FIFO queue of scripts, one consumed per `POST …/v1/messages`, then
  * the default script (a deterministic markdown answer built from the last user message). The
@@ -26,6 +28,7 @@ import type { AddressInfo, Socket } from "node:net"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
 import { compose, tokenize } from "../src/internal/scripted.js"
+import * as AnthropicRequest from "./anthropicRequest.js"
 
 /** One step of a streamed response. */
 export type Frame =
@@ -523,6 +526,8 @@ export const start = (options: Options = {}): Promise<FakeAnthropicServer> =>
         if (body.stream !== true) {
           return apiError(res, 400, "invalid_request_error", "This fake server only supports stream: true")
         }
+        const invalid = AnthropicRequest.check(body)
+        if (invalid !== undefined) return apiError(res, 400, "invalid_request_error", invalid)
         const next = queue.shift() ?? fallback
         const script = typeof next === "function" ? next(rec) : next
         run(script, rec, req, res).catch(() => res.destroy())

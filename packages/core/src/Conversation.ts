@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import type { Part, Tool, ToolChoice } from "./Model.js"
 import type { RunEndReason } from "./ReplyEvent.js"
 import type { StreamingSettings } from "./StreamingSettings.js"
 
@@ -37,7 +38,15 @@ export interface SendOptions {
 
 export interface TurnRequest {
   readonly system?: string | undefined
-  readonly context?: ReadonlyArray<{ readonly role: "user" | "assistant"; readonly content: string }> | undefined
+  /** Turns before the conversation's own; `parts` (images, tool calls and results) replace `content` for the model. */
+  readonly context?:
+    | ReadonlyArray<{ readonly role: "user" | "assistant"; readonly content: string; readonly parts?: ReadonlyArray<Part> | undefined }>
+    | undefined
+  /** The sent message as content blocks (images, tool results); its text is what history keeps. */
+  readonly parts?: ReadonlyArray<Part> | undefined
+  /** Tools the model may call; the reply's calls arrive as `ToolCall` / `ToolCallDelta` and in its Final. */
+  readonly tools?: ReadonlyArray<Tool> | undefined
+  readonly toolChoice?: ToolChoice | undefined
   readonly model?: string | undefined
   readonly maxTokens?: number | undefined
   readonly temperature?: number | undefined

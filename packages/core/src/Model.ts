@@ -59,11 +59,50 @@ import type { ModelEvent } from "./ModelEvent.js"
 
 export const Role = Schema.Literal("user", "assistant")
 
+/** An image, inline (base64) or by URL (the model's provider fetches it). */
+export const ImagePart = Schema.TaggedStruct("Image", {
+  source: Schema.Union(
+    Schema.Struct({ type: Schema.Literal("base64"), mediaType: Schema.String, data: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("url"), url: Schema.String })
+  )
+})
+/** A tool call the assistant made (`input` is the parsed arguments object). */
+export const ToolUsePart = Schema.TaggedStruct("ToolUse", { id: Schema.String, name: Schema.String, input: Schema.Unknown })
+/** The result of a tool call, in the user turn after it. */
+export const ToolResultPart = Schema.TaggedStruct("ToolResult", {
+  toolUseId: Schema.String,
+  content: Schema.String,
+  isError: Schema.optional(Schema.Boolean)
+})
+export const TextPart = Schema.TaggedStruct("Text", { text: Schema.String })
+export const Part = Schema.Union(TextPart, ImagePart, ToolUsePart, ToolResultPart)
+export type Part = typeof Part.Type
+
 export const ChatMessage = Schema.Struct({
   role: Role,
-  content: Schema.String
+  /** The turn as text (history, planning); what the model gets unless `parts` is set. */
+  content: Schema.String,
+  /** The turn as content blocks (images, tool calls and results), sent instead of `content`. */
+  parts: Schema.optional(Schema.Array(Part))
 })
 export type ChatMessage = typeof ChatMessage.Type
+
+/** A tool the model may call: its name, what it does, and a JSON Schema of its input object. */
+export const Tool = Schema.Struct({
+  name: Schema.String,
+  description: Schema.optional(Schema.String),
+  inputSchema: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+export type Tool = typeof Tool.Type
+
+/** Whether and which tool the model must call (Anthropic `tool_choice`). */
+export const ToolChoice = Schema.Union(
+  Schema.TaggedStruct("Auto", { disableParallel: Schema.optional(Schema.Boolean) }),
+  Schema.TaggedStruct("Any", { disableParallel: Schema.optional(Schema.Boolean) }),
+  Schema.TaggedStruct("Tool", { name: Schema.String, disableParallel: Schema.optional(Schema.Boolean) }),
+  Schema.TaggedStruct("None", {})
+)
+export type ToolChoice = typeof ToolChoice.Type
 
 /** How much the model may think. */
 export const Thinking = Schema.Union(
@@ -84,7 +123,10 @@ export const ModelRequest = Schema.Struct({
   temperature: Schema.optional(Schema.Number),
   topP: Schema.optional(Schema.Number),
   /** Text that ends the reply when the model writes it (Anthropic `stop_sequences`). */
-  stopSequences: Schema.optional(Schema.Array(Schema.String))
+  stopSequences: Schema.optional(Schema.Array(Schema.String)),
+  /** Tools the model may call; its calls arrive as `ToolUseStart` / `ToolInputDelta` / `ToolUseEnd`. */
+  tools: Schema.optional(Schema.Array(Tool)),
+  toolChoice: Schema.optional(ToolChoice)
 })
 export type ModelRequest = typeof ModelRequest.Type
 

@@ -29,6 +29,9 @@ export const ErrorInfo = Schema.Struct({
 })
 export type ErrorInfo = typeof ErrorInfo.Type
 
+export const ToolCallInfo = Schema.Struct({ id: Schema.String, name: Schema.String, arguments: Schema.String })
+export type ToolCallInfo = typeof ToolCallInfo.Type
+
 const fields = {
   /** The user message that starts (or joins) a run was accepted. */
   UserMessage: { messageId: Schema.String, text: Schema.String },
@@ -54,6 +57,14 @@ const fields = {
    * O(n) to publish and store, not O(n²); see `applyDraft`. After a Rollback, offsets restart at 0.
    */
   Draft: { offset: Schema.Int, text: Schema.String },
+  /**
+   * The model began a call of a tool the request offered (`SendOptions.request.tools`): `index`
+   * counts the attempt's calls from 0. Its arguments follow as `ToolCallDelta`s, and the Final
+   * lists every call whole. Only requests that offer tools get these.
+   */
+  ToolCall: { index: Schema.Int, id: Schema.String, name: Schema.String },
+  /** The next piece of a tool call's arguments (JSON text, as the model writes it). */
+  ToolCallDelta: { index: Schema.Int, arguments: Schema.String },
   /** The whole visible reply, once. `interrupted` when the run was stopped part-way. */
   Final: {
     text: Schema.String,
@@ -62,10 +73,12 @@ const fields = {
     model: Schema.optional(Schema.String),
     /** Tokens the reply's attempt used, and why the model stopped (`end_turn`, `max_tokens`, `stop_sequence`). */
     usage: Schema.optional(Usage),
-    stopReason: Schema.optional(Schema.String)
+    stopReason: Schema.optional(Schema.String),
+    /** The tool calls of the reply, whole (`arguments` is JSON text); `stopReason` is then `tool_use`. */
+    toolCalls: Schema.optional(Schema.Array(ToolCallInfo))
   },
   /**
-   * Output already published is void: every Block, Draft and ReasoningDelta of this run with
+   * Output already published is void: every Block, Draft, ToolCall, ToolCallDelta and ReasoningDelta of this run with
    * `seq >= discardFromSeq` must be discarded by the subscriber (the model is retrying).
    */
   Rollback: { discardFromSeq: Schema.Int, attempt: Schema.Int, reason: Schema.String },
@@ -85,6 +98,8 @@ export const ReasoningUpdate = Schema.TaggedStruct("ReasoningUpdate", { ...Envel
 export const ReasoningDelta = Schema.TaggedStruct("ReasoningDelta", { ...Envelope, ...fields.ReasoningDelta })
 export const Block = Schema.TaggedStruct("Block", { ...Envelope, ...fields.Block })
 export const Draft = Schema.TaggedStruct("Draft", { ...Envelope, ...fields.Draft })
+export const ToolCall = Schema.TaggedStruct("ToolCall", { ...Envelope, ...fields.ToolCall })
+export const ToolCallDelta = Schema.TaggedStruct("ToolCallDelta", { ...Envelope, ...fields.ToolCallDelta })
 export const Final = Schema.TaggedStruct("Final", { ...Envelope, ...fields.Final })
 export const Rollback = Schema.TaggedStruct("Rollback", { ...Envelope, ...fields.Rollback })
 export const Error = Schema.TaggedStruct("Error", { ...Envelope, ...fields.Error })
@@ -98,6 +113,8 @@ export const ReplyEvent = Schema.Union(
   ReasoningDelta,
   Block,
   Draft,
+  ToolCall,
+  ToolCallDelta,
   Final,
   Rollback,
   Error,
@@ -112,6 +129,8 @@ export const Payload = Schema.Union(
   Schema.TaggedStruct("ReasoningDelta", fields.ReasoningDelta),
   Schema.TaggedStruct("Block", fields.Block),
   Schema.TaggedStruct("Draft", fields.Draft),
+  Schema.TaggedStruct("ToolCall", fields.ToolCall),
+  Schema.TaggedStruct("ToolCallDelta", fields.ToolCallDelta),
   Schema.TaggedStruct("Final", fields.Final),
   /** Pipeline-level rollback: everything this pipeline emitted since the attempt began is void. */
   Schema.TaggedStruct("Rollback", { attempt: Schema.Int, reason: Schema.String })

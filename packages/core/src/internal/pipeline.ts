@@ -31,6 +31,8 @@ export class PipelineState {
   private textLength = 0
   /** Length of the visible text when the last Draft or Final went out. */
   private shownLength = 0
+  /** This attempt's tool calls: the model's content-block index → the call's index (0, 1, …). */
+  private readonly tools = new Map<number, number>()
   /** A Final is owed: nothing (or something newer than the last Final) happened. */
   private finalOwed = true
 
@@ -88,7 +90,7 @@ export class PipelineState {
     this.finalOwed = false
   }
 
-  /** One upstream chunk of model events. At most one Draft per call, after the chunk's events. */
+  /** One upstream chunk of model events. At most one Draft per call, after the chunk's events (or before a tool call). */
   step(events: ReadonlyArray<ModelEvent>): Array<In> {
     const out: Array<In> = []
     for (let i = 0; i < events.length; i++) {
@@ -111,6 +113,20 @@ export class PipelineState {
         case "ThinkingDelta":
           if (ev.text.length > 0) out.push({ _tag: "Pass", value: { _tag: "ReasoningDelta", text: ev.text } })
           break
+        case "ToolUseStart":
+          // A tool call is a drain point: the text before it goes out first, whole.
+          this.forceAll(out)
+          this.draft(out)
+          this.tools.set(ev.index, this.tools.size)
+          out.push({ _tag: "Pass", value: { _tag: "ToolCall", index: this.tools.size - 1, id: ev.id, name: ev.name } })
+          break
+        case "ToolInputDelta": {
+          const index = this.tools.get(ev.index)
+          if (index !== undefined && ev.partialJson.length > 0) {
+            out.push({ _tag: "Pass", value: { _tag: "ToolCallDelta", index, arguments: ev.partialJson } })
+          }
+          break
+        }
         case "MessageEnd":
           this.final(out, false)
           break
@@ -119,6 +135,7 @@ export class PipelineState {
           out.push({ _tag: "Pass", value: { _tag: "Rollback", attempt: ev.attempt, reason: ev.reason } })
           if (this.chunker !== undefined) this.chunker = this.newChunker()
           this.text = ""
+          this.tools.clear()
           this.pending.length = 0
           this.grown.length = 0
           this.textLength = 0
@@ -129,6 +146,12 @@ export class PipelineState {
           break
       }
     }
+    this.draft(out)
+    return out
+  }
+
+  /** The text grown since the last Draft or Final, as a Draft. */
+  private draft(out: Array<In>): void {
     if (this.textLength !== this.shownLength) {
       const g = this.grown
       const text = g.length === 1 ? g[0]! : g.join("")
@@ -136,7 +159,6 @@ export class PipelineState {
       this.shownLength = this.textLength
     }
     this.grown.length = 0
-    return out
   }
 
   /** The input ended. Without a MessageEnd since the last text, the reply was cut short. */

@@ -7,7 +7,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk"
 import { Clock, Duration, Effect, Exit, Fiber, Runtime } from "effect"
-import { type ModelRequest, type ModelService, type OnEvents, streamOf, type Thinking } from "../../Model.js"
+import { type ModelRequest, type ModelService, type OnEvents, type Part, streamOf, type Thinking, type ToolChoice } from "../../Model.js"
 import * as ModelError from "../../ModelError.js"
 import type { MessageStart, ModelEvent } from "../../ModelEvent.js"
 import * as Retry from "../../internal/retry.js"
@@ -446,10 +446,44 @@ const toApiThinking = (t: Thinking | undefined): Record<string, unknown> => {
   }
 }
 
+const toApiPart = (p: Part) => {
+  switch (p._tag) {
+    case "Text":
+      return { type: "text", text: p.text }
+    case "Image":
+      return {
+        type: "image",
+        source: p.source.type === "base64" ? { type: "base64", media_type: p.source.mediaType, data: p.source.data } : { type: "url", url: p.source.url }
+      }
+    case "ToolUse":
+      return { type: "tool_use", id: p.id, name: p.name, input: p.input }
+    case "ToolResult":
+      return { type: "tool_result", tool_use_id: p.toolUseId, content: p.content, ...(p.isError === true ? { is_error: true } : {}) }
+  }
+}
+
+const toApiToolChoice = (c: ToolChoice) => {
+  const parallel = "disableParallel" in c && c.disableParallel === true ? { disable_parallel_tool_use: true } : {}
+  switch (c._tag) {
+    case "Auto":
+      return { type: "auto", ...parallel }
+    case "Any":
+      return { type: "any", ...parallel }
+    case "Tool":
+      return { type: "tool", name: c.name, ...parallel }
+    case "None":
+      return { type: "none" }
+  }
+}
+
 export const toParams = (request: ModelRequest, o: Options) => ({
   model: (o.forceModel ? o.model : undefined) ?? request.model ?? o.model ?? DEFAULT_MODEL,
   max_tokens: request.maxTokens ?? o.maxTokens ?? DEFAULT_MAX_TOKENS,
-  messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+  messages: request.messages.map((m) => ({ role: m.role, content: m.parts === undefined ? m.content : m.parts.map(toApiPart) })),
+  ...(request.tools !== undefined && request.tools.length > 0
+    ? { tools: request.tools.map((t) => ({ name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), input_schema: t.inputSchema })) }
+    : {}),
+  ...(request.toolChoice !== undefined ? { tool_choice: toApiToolChoice(request.toolChoice) } : {}),
   ...(request.system !== undefined ? { system: request.system } : {}),
   ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
   ...(request.topP !== undefined ? { top_p: request.topP } : {}),

@@ -51,6 +51,8 @@ export interface Run {
   /** The current attempt's token usage (MessageStart, then MessageDelta) and why it stopped. */
   usage?: Usage | undefined
   modelStopReason?: string | undefined
+  /** The current attempt's tool calls, as their arguments arrive (for the Final). */
+  toolCalls?: Array<{ id: string; name: string; arguments: string }> | undefined
 }
 
 export interface Actor {

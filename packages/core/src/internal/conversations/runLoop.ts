@@ -14,7 +14,7 @@ import { Cause, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import type { MessageRecord } from "../../Conversation.js"
 import type { ConversationStoreService } from "../../ConversationStore.js"
 import type { Options } from "../../Conversations.js"
-import type { ChatMessage, ModelRequest, ModelService } from "../../Model.js"
+import type { ChatMessage, ModelRequest, ModelService, Part } from "../../Model.js"
 import * as ModelError from "../../ModelError.js"
 import * as Reasoning from "../../Reasoning.js"
 import { applyDraft, type Payload, type ReplyEvent, type RunEndReason } from "../../ReplyEvent.js"
@@ -96,17 +96,25 @@ export const make = (deps: {
       const messages: Array<ChatMessage> = []
       const r = turn.request
       // Consecutive turns of one role are one message (Anthropic wants them alternating).
-      const push = (role: ChatMessage["role"], content: string) => {
+      // Content blocks (images, tool calls and results) merge as blocks, text as text.
+      const push = (role: ChatMessage["role"], content: string, parts?: ReadonlyArray<Part>) => {
         const last = messages[messages.length - 1]
-        if (last !== undefined && last.role === role) messages[messages.length - 1] = { role, content: `${last.content}\n\n${content}` }
-        else if (last !== undefined || role === "user" || r?.context !== undefined) messages.push({ role, content })
+        if (last !== undefined && last.role === role) {
+          const merged = `${last.content}\n\n${content}`
+          messages[messages.length - 1] =
+            last.parts === undefined && parts === undefined
+              ? { role, content: merged }
+              : { role, content: merged, parts: [...(last.parts ?? asParts(last.content)), ...(parts ?? asParts(content))] }
+        } else if (last !== undefined || role === "user" || r?.context !== undefined) {
+          messages.push(parts === undefined ? { role, content } : { role, content, parts })
+        }
       }
-      for (const m of r?.context ?? []) if (m.content !== "") push(m.role, m.content)
+      for (const m of r?.context ?? []) if (m.content !== "" || m.parts !== undefined) push(m.role, m.content, m.parts)
       for (const m of stored) {
         if (m.text === "" || m.status === "failed" || m.superseded === true) continue
         if (m.role === "user" && m.runId !== undefined && later.has(m.runId)) continue
         if (m.role === "assistant" && m.runId === turn.runId) continue
-        push(m.role, m.text)
+        push(m.role, m.text, m.role === "user" && m.runId === turn.runId ? r?.parts : undefined)
       }
       const system = r?.system ?? a.system ?? options.system
       const model = r?.model ?? a.model
@@ -117,7 +125,9 @@ export const make = (deps: {
         ...(r?.maxTokens === undefined ? {} : { maxTokens: r.maxTokens }),
         ...(r?.temperature === undefined ? {} : { temperature: r.temperature }),
         ...(r?.topP === undefined ? {} : { topP: r.topP }),
-        ...(r?.stopSequences === undefined ? {} : { stopSequences: r.stopSequences })
+        ...(r?.stopSequences === undefined ? {} : { stopSequences: r.stopSequences }),
+        ...(r?.tools === undefined ? {} : { tools: r.tools }),
+        ...(r?.toolChoice === undefined ? {} : { toolChoice: r.toolChoice })
       }
     })
 
@@ -235,8 +245,13 @@ export const make = (deps: {
               onInput: (chunk) => {
                 for (const ev of chunk) {
                   if (ev._tag === "TextDelta") run.raw += ev.text
-                  else if (ev._tag === "MessageStart") {
+                  else if (ev._tag === "ToolUseStart") (run.toolCalls ??= []).push({ id: ev.id, name: ev.name, arguments: "" })
+                  else if (ev._tag === "ToolInputDelta") {
+                    const call = run.toolCalls?.[run.toolCalls.length - 1]
+                    if (call !== undefined) call.arguments += ev.partialJson
+                  } else if (ev._tag === "MessageStart") {
                     run.raw = ""
+                    run.toolCalls = undefined
                     run.model = ev.model
                     run.usage = ev.usage
                     run.modelStopReason = undefined
@@ -244,7 +259,10 @@ export const make = (deps: {
                     // cumulative on the wire; the input count may only be in the MessageStart
                     run.usage = { ...ev.usage, inputTokens: Math.max(ev.usage.inputTokens, run.usage?.inputTokens ?? 0) }
                     run.modelStopReason = ev.stopReason ?? undefined
-                  } else if (ev._tag === "Rollback") run.raw = ""
+                  } else if (ev._tag === "Rollback") {
+                    run.raw = ""
+                    run.toolCalls = undefined
+                  }
                   progress(tracker.next(ev))
                 }
               },
@@ -339,8 +357,11 @@ const withModel = <F extends { readonly _tag: "Final" }>(run: A.Run, final: F): 
   ...final,
   ...(run.model === undefined ? {} : { model: run.model }),
   ...(run.usage === undefined ? {} : { usage: run.usage }),
-  ...(run.modelStopReason === undefined ? {} : { stopReason: run.modelStopReason })
+  ...(run.modelStopReason === undefined ? {} : { stopReason: run.modelStopReason }),
+  ...(run.toolCalls === undefined ? {} : { toolCalls: run.toolCalls.map((c) => ({ ...c, arguments: c.arguments === "" ? "{}" : c.arguments })) })
 })
+
+const asParts = (text: string): Array<Part> => (text === "" ? [] : [{ _tag: "Text", text }])
 
 const isModelError = (u: unknown): u is ModelError.ModelError =>
   typeof u === "object" &&
