@@ -245,7 +245,7 @@ export const make = (deps: {
               onInput: (chunk) => {
                 for (const ev of chunk) {
                   if (ev._tag === "TextDelta") run.raw += ev.text
-                  else if (ev._tag === "ToolUseStart") (run.toolCalls ??= []).push({ id: ev.id, name: ev.name, arguments: "" })
+                  else if (ev._tag === "ToolUseStart") run.toolCalls = [...(run.toolCalls ?? []), { id: ev.id, name: ev.name, arguments: "" }]
                   else if (ev._tag === "ToolInputDelta") {
                     const call = run.toolCalls?.[run.toolCalls.length - 1]
                     if (call !== undefined) call.arguments += ev.partialJson
