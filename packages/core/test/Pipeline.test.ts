@@ -117,6 +117,32 @@ describe("Pipeline drafts, reasoning, rollback, ends", () => {
     })
   )
 
+  it.effect("a tool call drains the text before it (its Block and Draft first), then streams its arguments; calls count per attempt", () =>
+    Effect.gen(function* () {
+      const toolStart = (index: number, id: string): ModelEvent.ModelEvent => ({ _tag: "ToolUseStart", index, id, name: "get_weather" })
+      const input = (index: number, partialJson: string): ModelEvent.ModelEvent => ({ _tag: "ToolInputDelta", index, partialJson })
+      // text and the call's start in ONE upstream chunk: the text still goes out before the call
+      const events = Stream.fromIterable<ModelEvent.ModelEvent>([
+        delta("Let me check."),
+        toolStart(1, "toolu_a"),
+        input(1, '{"city":'),
+        input(1, '"Paris"}'),
+        rollback(2),
+        toolStart(0, "toolu_b"),
+        input(0, "{}"),
+        messageEnd
+      ]).pipe(Stream.rechunk(2))
+      const out = yield* run(settings({ coalesce: { minChars: 500, maxChars: 1000, idleMs: 1000, joiner: "\n\n" } }), events)
+      expect(tags(out)).toEqual(["Block", "Draft", "ToolCall", "ToolCallDelta", "ToolCallDelta", "Rollback", "ToolCall", "ToolCallDelta", "Final"])
+      expect(out.filter((p) => p._tag === "ToolCall")).toEqual([
+        { _tag: "ToolCall", index: 0, id: "toolu_a", name: "get_weather" },
+        { _tag: "ToolCall", index: 0, id: "toolu_b", name: "get_weather" }
+      ])
+      expect(out.flatMap((p) => (p._tag === "ToolCallDelta" ? [p.arguments] : []))).toEqual(['{"city":', '"Paris"}', "{}"])
+      expect(finals(out)).toEqual([{ _tag: "Final", text: "" }])
+    })
+  )
+
   it.effect("thinking goes out as ReasoningDelta, never into the visible text", () =>
     Effect.gen(function* () {
       const out = yield* run(settings(), oneByOne([thinking("Let me think."), delta("Answer."), textEnd(), messageEnd]))

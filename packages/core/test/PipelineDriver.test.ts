@@ -22,7 +22,9 @@ const event: fc.Arbitrary<ModelEvent.ModelEvent> = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom("Hello ", "world. ", "\n\n", "```ts\n", "x = 1\n", "```\n", "A longer sentence here. ", "é😀").map((text) => ({ _tag: "TextDelta" as const, index: 0, text })) },
   { weight: 1, arbitrary: fc.constant<ModelEvent.ModelEvent>({ _tag: "TextEnd", index: 0 }) },
   { weight: 1, arbitrary: fc.constant<ModelEvent.ModelEvent>({ _tag: "ThinkingDelta", index: 0, text: "hmm " }) },
-  { weight: 1, arbitrary: fc.integer({ min: 2, max: 4 }).map((attempt): ModelEvent.ModelEvent => ({ _tag: "Rollback", attempt, reason: "overloaded" })) }
+  { weight: 1, arbitrary: fc.integer({ min: 2, max: 4 }).map((attempt): ModelEvent.ModelEvent => ({ _tag: "Rollback", attempt, reason: "overloaded" })) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((index): ModelEvent.ModelEvent => ({ _tag: "ToolUseStart", index, id: `toolu_${index}`, name: "f" })) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((index): ModelEvent.ModelEvent => ({ _tag: "ToolInputDelta", index, partialJson: '{"a":1}' })) }
 )
 
 const scenario = fc.record({

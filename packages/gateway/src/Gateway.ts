@@ -60,6 +60,8 @@ export interface Options {
   readonly models?: ReadonlyArray<string> | undefined
   /** Model names OpenAI clients may ask for, each to the model that answers (`model.aliases`). */
   readonly modelAliases?: Readonly<Record<string, string>> | undefined
+  /** Let OpenAI clients' http(s) image URLs through to the model, which fetches them (`model.imageUrls`; default off: data URLs only). */
+  readonly imageUrls?: boolean | undefined
   /** Extra routes merged into the server (e.g. channel webhooks: `Webhooks.layer`). */
   readonly routes?:
     | Layer.Layer<never, never, HttpLayerRouter.HttpRouter | Conversations.Conversations | Model.Model>
@@ -177,6 +179,7 @@ export const layer = (
         offline: /offline/i.test(model.name),
         models: options.models ?? CoreConfig.modelChoices(CoreConfig.decodeSync({})),
         modelAliases: options.modelAliases ?? {},
+        imageUrls: options.imageUrls ?? false,
         metricsToken: options.metricsToken
       }
       const state = yield* State.make(resolved, Auth.make(tokens))
@@ -254,6 +257,7 @@ export const resolveRunOptions = (options: RunOptions, config: CoreConfig.Config
     settings: options.settings ?? CoreConfig.resolve(config, {}),
     models: options.models ?? CoreConfig.modelChoices(config),
     modelAliases: options.modelAliases ?? config.model?.aliases ?? {},
+    imageUrls: options.imageUrls ?? config.model?.imageUrls ?? false,
     limits: { ...section.limits, ...options.limits }
   }
 }

@@ -279,6 +279,8 @@ export const ModelSection = section({
   model: opt(NonEmptyString),
   /** Names OpenAI clients may ask for, each to the Claude model that answers it (`"gpt-4o": "claude-sonnet-5-5"`). */
   aliases: opt(map(NonEmptyString, "aliases")),
+  /** OpenAI clients' `image_url` parts may be http(s) URLs, which Claude fetches (default false: data URLs only). */
+  imageUrls: opt(Bool),
   maxTokens: opt(PositiveInt),
   thinking: opt(ThinkingSetting),
   timeouts: opt(section({ connectMs: opt(PositiveInt), firstTokenMs: opt(PositiveInt), idleMs: opt(PositiveInt), totalMs: opt(PositiveInt) })),

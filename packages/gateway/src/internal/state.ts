@@ -57,6 +57,8 @@ export interface Resolved {
   readonly models: ReadonlyArray<string>
   /** OpenAI model names → the model that answers them. */
   readonly modelAliases: Readonly<Record<string, string>>
+  /** OpenAI `image_url` parts with http(s) URLs go to the model (`model.imageUrls`); else data URLs only. */
+  readonly imageUrls: boolean
   /** Also accepted by `/metrics`. */
   readonly metricsToken: Redacted.Redacted<string> | undefined
 }
