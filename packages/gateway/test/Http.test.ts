@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import OpenAI from "openai"
+import { Effect } from "effect"
+import { Auth } from "../src/index.js"
 import { connect, start, type Started } from "./support/harness.js"
 
 const ALICE = "alice-token-0123456789"
@@ -125,34 +127,49 @@ describe("HTTP, SSE and the OpenAI-compatible endpoint", () => {
     expect(list.conversations.map((c: any) => c.conversationId)).toContain("h1")
   })
 
-  it("a principal cannot read, subscribe to or stop another's conversation (HTTP, SSE, WS)", async () => {
-    await fetch(url("/v1/conversations/alice-only/messages"), {
+  it("ids are per principal: another's conversation cannot be read, subscribed to, stopped or taken, by HTTP, SSE or WS", async () => {
+    const sent = await fetch(url("/v1/conversations/alice-only/messages"), {
       method: "POST",
       headers: auth(ALICE),
       body: JSON.stringify({ text: "secret" })
     })
+    expect((await sent.json()).conversationId).toBe("alice-only") // the id as the client gave it
+    // For bob, "alice-only" is a conversation of his own, which does not exist yet.
     const read = await fetch(url("/v1/conversations/alice-only/messages"), { headers: auth(BOB) })
-    expect(read.status).toBe(403)
-    expect((await read.json()).error.code).toBe("Forbidden")
-    const stop = await fetch(url("/v1/conversations/alice-only/stop"), { method: "POST", headers: auth(BOB) })
-    expect(stop.status).toBe(403)
-    const write = await fetch(url("/v1/conversations/alice-only/messages"), {
-      method: "POST",
-      headers: auth(BOB),
-      body: JSON.stringify({ text: "let me in" })
-    })
-    expect(write.status).toBe(403)
-    const sse = await fetch(url("/v1/conversations/alice-only/events?token=" + BOB))
-    expect(sse.status).toBe(403)
-    const bobList = await (await fetch(url("/v1/conversations"), { headers: auth(BOB) })).json()
-    expect(bobList.conversations.map((c: any) => c.conversationId)).not.toContain("alice-only")
+    expect(read.status).toBe(404)
+    expect((await read.json()).error.code).toBe("NotFound")
+    expect((await fetch(url("/v1/conversations/alice-only/stop"), { method: "POST", headers: auth(BOB) })).status).toBe(404)
+    expect((await fetch(url("/v1/conversations/alice-only/events?token=" + BOB))).status).toBe(404)
     const ws = await connect(gw.info.wsUrl, { token: BOB })
     expect(ws.frames[0]).toMatchObject({ type: "welcome", principal: "bob" })
     for (const type of ["subscribe", "history", "stop"]) {
       const res = await ws.request({ type, conversationId: "alice-only" })
-      expect(res.error.code).toBe("Forbidden")
+      expect(res.error.code).toBe("NotFound")
     }
+    // The name is not taken from bob: he gets his own conversation under it, and alice's is untouched.
+    const bobs = await ws.request({ type: "send", conversationId: "alice-only", text: "mine now?" })
+    expect(bobs.result.conversationId).toBe("alice-only")
+    await ws.request({ type: "subscribe", conversationId: "alice-only", fromSeq: 0 })
+    await ws.runEnded("alice-only")
+    const seen = ws.events("alice-only")
+    expect(seen.every((e) => e.conversationId === "alice-only")).toBe(true) // his id, not the store's
+    expect(JSON.stringify(seen)).not.toContain("secret")
     ws.close()
+    const alices = (await (await fetch(url("/v1/conversations/alice-only/messages"), { headers: auth(ALICE) })).json()).messages
+    expect(alices.filter((m: any) => m.role === "user").map((m: any) => m.text)).toEqual(["secret"])
+    const bobList = (await (await fetch(url("/v1/conversations"), { headers: auth(BOB) })).json()).conversations
+    expect(bobList.map((c: any) => c.conversationId)).toEqual(["alice-only"])
+    // A conversation alice made before ids were scoped (plain id in the store) is still hers, by that id.
+    await Effect.runPromise(gw.conversations.send("from-before", "old times", { owner: Auth.principalOf(ALICE) }))
+    const old = await (await fetch(url("/v1/conversations/from-before/messages"), { headers: auth(ALICE) })).json()
+    expect(old.messages?.[0]?.text, JSON.stringify(old)).toBe("old times")
+    const aliceList = (await (await fetch(url("/v1/conversations"), { headers: auth(ALICE) })).json()).conversations
+    expect(aliceList.map((c: any) => c.conversationId)).toEqual(expect.arrayContaining(["alice-only", "from-before"]))
+    expect((await fetch(url("/v1/conversations/from-before/messages"), { headers: auth(BOB) })).status).toBe(404)
+    // Ids starting with @ are the store's own: refused.
+    const reserved = await fetch(url(`/v1/conversations/${encodeURIComponent("@alice/alice-only")}/messages`), { headers: auth(BOB) })
+    expect(reserved.status).toBe(400)
+    expect((await reserved.json()).error.message).toMatch(/must not start with @/)
     const noToken = await fetch(url("/v1/conversations"))
     expect(noToken.status).toBe(401)
     const badWs = await connect(gw.info.wsUrl, { token: "wrong" })
@@ -193,7 +210,7 @@ describe("HTTP, SSE and the OpenAI-compatible endpoint", () => {
     expect(text).toContain("# TYPE sluice_runs_started_total counter")
     expect(text).toMatch(/sluice_active_connections\{transport="(ws|sse)"\} \d+/)
     expect(text).toContain("sluice_time_to_first_block_seconds_bucket")
-    expect(text).toMatch(/sluice_errors_total\{tag="Forbidden"\} [1-9]/)
+    expect(text).toMatch(/sluice_errors_total\{tag="NotFound"\} [1-9]/)
     // The process's own, as Prometheus' Node client names them: memory, heap, descriptors, live timers and sockets
     const value = (re: RegExp) => Number(re.exec(text)?.[1])
     expect(value(/^process_resident_memory_bytes (\d+)$/m)).toBeGreaterThan(10_000_000)

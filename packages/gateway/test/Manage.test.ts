@@ -34,9 +34,9 @@ describe("managing conversations", () => {
       const final = c.events("m1").find((e) => e._tag === "Final")
       // The offline model answered, and says so; it is not the level's Claude model.
       expect(final!.model).toBe("offline-demo-model")
-      // Someone else's conversation, or one that does not exist.
+      // Someone else's conversation (ids are per principal: bob has no m1), or one that does not exist.
       const b = await connect(wsUrl(), { token: BOB })
-      expect((await b.request({ type: "update", conversationId: "m1", title: "mine" })).error.code).toBe("Forbidden")
+      expect((await b.request({ type: "update", conversationId: "m1", title: "mine" })).error.code).toBe("NotFound")
       expect((await b.request({ type: "update", conversationId: "nope", title: "x" })).error.code).toBe("NotFound")
       b.close()
     } finally {
@@ -125,8 +125,9 @@ describe("managing conversations", () => {
     const badPatch = await fetch(url("/v1/conversations/h1"), { method: "PATCH", headers: auth(ALICE), body: JSON.stringify({ title: 5 }) })
     expect(badPatch.status).toBe(400)
     expect((await badPatch.json()).error.message).toContain("title")
-    const forbidden = await fetch(url("/v1/conversations/h1"), { method: "DELETE", headers: auth(BOB) })
-    expect(forbidden.status).toBe(403)
+    // bob has no h1 (ids are per principal): nothing of alice's can be deleted by him
+    const notHis = await fetch(url("/v1/conversations/h1"), { method: "DELETE", headers: auth(BOB) })
+    expect(notHis.status).toBe(404)
 
     const put = await fetch(url(`/v1/conversations/h1/messages/${accepted.messageId}`), {
       method: "PUT",

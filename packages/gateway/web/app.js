@@ -32,7 +32,8 @@ const state = {
   models: [], // what a conversation can be set to (welcome.model.choices)
   list: [], // the last `list` result
   outbox: [], // sends made while disconnected: { id, text, clientMessageId, bubble }
-  forbidden: false // the open conversation belongs to another principal
+  forbidden: false, // the open conversation belongs to another principal
+  subscribed: false // the open conversation's subscription holds (false while it does not exist yet)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,6 +67,7 @@ const clearView = () => {
   messages.replaceChildren()
   banner(undefined)
   state.forbidden = false
+  state.subscribed = false
   state.runs.clear()
   state.lastSeq = 0
   const empty = el("div", "empty", "Ask anything. Replies stream in as readable blocks.")
@@ -299,6 +301,7 @@ const connect = () => {
 
 const subscribe = async (conversationId) => {
   const res = await request({ type: "subscribe", conversationId, fromSeq: state.lastSeq })
+  if (conversationId === state.current) state.subscribed = res.ok
   if (res.ok || conversationId !== state.current) return
   if (res.error.code === "Forbidden") {
     state.forbidden = true
@@ -390,7 +393,8 @@ const deliver = async (m) => {
     banner(`Not sent — ${res.error.code}: ${res.error.message}. Your text is back in the box.`)
     return
   }
-  if (m.isNew && m.id === state.current) await subscribe(m.id)
+  // A new conversation, or one opened by URL before it existed (its subscribe was NotFound).
+  if ((m.isNew || !state.subscribed) && m.id === state.current) await subscribe(m.id)
   refreshList()
 }
 const queue = (m) => {

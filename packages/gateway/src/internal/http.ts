@@ -9,6 +9,7 @@ import * as Protocol from "@sluice/core/Protocol"
 import { Deferred, Duration, Effect, Either, Layer, Redacted, Schema, Stream } from "effect"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
+import * as Ids from "./ids.js"
 import * as Requests from "./requests.js"
 import type { State } from "./state.js"
 import * as Web from "./web.js"
@@ -183,13 +184,13 @@ export const routes = (state: State) => {
         const req = yield* HttpServerRequest.HttpServerRequest
         const who = yield* principal(state)
         const id = yield* conversationId
-        yield* Requests.checkOwner(state, who, id, false)
+        const stored = yield* Requests.checkOwner(state, who, id, false)
         const raw = req.headers["last-event-id"] ?? new URL(req.url, "http://x").searchParams.get("fromSeq") ?? "0"
         const fromSeq = /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN
         if (!Number.isSafeInteger(fromSeq)) {
           return yield* Effect.fail(Requests.refused("BadFrame", `Last-Event-ID / fromSeq must be a seq, got ${JSON.stringify(raw)}`, 400))
         }
-        const stream = state.conversations.subscribe(id, { fromSeq }).pipe(Stream.map(sseEvent))
+        const stream = state.conversations.subscribe(stored, { fromSeq }).pipe(Stream.map((e) => sseEvent(Ids.eventFor(who, e))))
         return HttpServerResponse.stream(sseStream(state, stream, "retry: 1000\n: connected\n\n"), {
           contentType: "text/event-stream",
           headers: sseHeaders

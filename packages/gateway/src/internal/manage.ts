@@ -28,14 +28,14 @@ const summary = (state: State, principal: string, conversationId: string) =>
 
 export const update = (state: State, principal: string, conversationId: string, patch: Conversations.ConversationPatch) =>
   Effect.gen(function* () {
-    yield* Requests.checkOwner(state, principal, conversationId, false)
+    const stored = yield* Requests.checkOwner(state, principal, conversationId, false)
     const model = patch.model?.trim()
     if (model !== undefined && model !== "" && !state.options.models.includes(model)) {
       return yield* Effect.fail(
         Requests.refused("BadFrame", `model: must be one of ${state.options.models.map((m) => JSON.stringify(m)).join(", ")} or "" for the default`, 400)
       )
     }
-    yield* state.conversations.update(conversationId, patch).pipe(
+    yield* state.conversations.update(stored, patch).pipe(
       Effect.catchTags({ ConversationNotFound: () => Effect.fail(notFound(conversationId)), StoreError: (e) => Effect.fail(storeFailure(e)) })
     )
     return yield* summary(state, principal, conversationId)
@@ -43,40 +43,41 @@ export const update = (state: State, principal: string, conversationId: string, 
 
 export const remove = (state: State, principal: string, conversationId: string) =>
   Effect.gen(function* () {
-    yield* Requests.checkOwner(state, principal, conversationId, false)
-    const deleted = yield* state.conversations.remove(conversationId).pipe(Effect.mapError(storeFailure))
+    const stored = yield* Requests.checkOwner(state, principal, conversationId, false)
+    const deleted = yield* state.conversations.remove(stored).pipe(Effect.mapError(storeFailure))
     return { deleted }
   })
 
 export const regenerate = (state: State, principal: string, conversationId: string) =>
   Effect.gen(function* () {
-    yield* Requests.checkOwner(state, principal, conversationId, false)
+    const stored = yield* Requests.checkOwner(state, principal, conversationId, false)
     return yield* admitted(
       state,
       principal,
-      conversationId,
-      state.conversations.regenerate(conversationId).pipe(
+      stored,
+      state.conversations.regenerate(stored).pipe(
         Effect.catchTags({
           ConversationBusy: () => Effect.fail(busy(conversationId)),
           ConversationNotFound: () => Effect.fail(notFound(conversationId)),
           MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", e.reason, 404)),
           StoreError: (e) => Effect.fail(storeFailure(e))
-        })
+        }),
+        Effect.map((r) => ({ ...r, conversationId }))
       ),
-      (started) => ({ conversationId, messageId: "", seq: started.seq + 1 })
+      (started) => ({ conversationId: stored, messageId: "", seq: started.seq + 1 })
     )
   })
 
 export const edit = (state: State, principal: string, conversationId: string, messageId: string, text: string) =>
   Effect.gen(function* () {
     if (text.trim() === "") return yield* Effect.fail(Requests.refused("BadFrame", "text: must not be blank", 400))
-    yield* Requests.checkOwner(state, principal, conversationId, false)
+    const stored = yield* Requests.checkOwner(state, principal, conversationId, false)
     return yield* admitted(
       state,
       principal,
-      conversationId,
+      stored,
       state.conversations
-        .edit(conversationId, messageId, text, {
+        .edit(stored, messageId, text, {
           owner: principal,
           ...(state.options.settings !== undefined ? { settings: state.options.settings } : {})
         })
@@ -87,9 +88,10 @@ export const edit = (state: State, principal: string, conversationId: string, me
             MessageNotFound: (e) => Effect.fail(Requests.refused("NotFound", `message ${JSON.stringify(messageId)}: ${e.reason}`, 404)),
             MailboxFull: (e) => Effect.fail(mailboxFull(e)),
             StoreError: (e) => Effect.fail(storeFailure(e))
-          })
+          }),
+          Effect.map((accepted) => ({ ...accepted, conversationId }))
         ),
-      (accepted) => accepted
+      (accepted) => ({ ...accepted, conversationId: stored })
     )
   })
 

@@ -152,16 +152,18 @@ export const routes = (state: State) => {
       if (turn instanceof OpenAiRequest.InvalidRequest) return invalidResponse(turn)
       const conversationId = given ?? `chatcmpl-${randomUUID()}`
       const accepted = yield* Requests.send(state, who, conversationId, turn.text, { request: turn.request })
+      // The id the store keeps (ids are per principal); the accepted message is in it now.
+      const stored = yield* Requests.checkOwner(state, who, conversationId, false)
       const created = Math.floor(Date.now() / 1000)
       // A new exchange's completion id is its conversation id (the header's); a continued one names its message.
       const id = given === undefined ? conversationId : `chatcmpl-${accepted.messageId}`
-      const events = runEvents(state, conversationId, accepted.seq)
+      const events = runEvents(state, stored, accepted.seq)
       const toDelta = deltas()
       // The model that answered (its stream's name), else the one asked for.
       let final: (ReplyEvent.ReplyEvent & { readonly _tag: "Final" }) | undefined
       const answeredBy = () => final?.model ?? turn.request.model ?? b.model
       const stopIfUnfinished = (finished: () => boolean) =>
-        Effect.suspend(() => (finished() ? Effect.void : state.conversations.stop(conversationId).pipe(Effect.ignore, Effect.forkDaemon)))
+        Effect.suspend(() => (finished() ? Effect.void : state.conversations.stop(stored).pipe(Effect.ignore, Effect.forkDaemon)))
 
       if (b.stream !== true) {
         let text = ""

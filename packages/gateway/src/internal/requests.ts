@@ -7,6 +7,7 @@ import * as Protocol from "@sluice/core/Protocol"
 import type { ErrorBody } from "@sluice/core/Protocol"
 import { Effect } from "effect"
 import * as Metrics from "../Metrics.js"
+import * as Ids from "./ids.js"
 import type { State } from "./state.js"
 
 export class Refused extends Error {
@@ -66,23 +67,29 @@ export const admitted = <A, E, R>(
     (mine) => (mine ? Effect.sync(() => state.unreserve(conversationId)) : Effect.void)
   )
 
-/** Refuses unless the conversation is unowned-and-absent (when `allowMissing`) or owned by `principal`. */
-export const checkOwner = (state: State, principal: string, conversationId: string, allowMissing: boolean) =>
-  state.conversations.owner(conversationId).pipe(
-    Effect.mapError(storeFailure),
-    Effect.flatMap((owner) => {
-      if (owner === undefined) {
-        if (allowMissing) return Effect.void
-        return Effect.fail(notFound(conversationId))
-      }
-      if (owner !== principal) {
-        return Effect.fail(
-          refused("Forbidden", `conversation ${JSON.stringify(conversationId)} belongs to another principal`, 403)
-        )
-      }
-      return Effect.void
-    })
-  )
+/**
+ * The stored id of `principal`'s conversation `conversationId` (ids are per principal: `ids.ts`),
+ * refused unless it exists and is the principal's, or is absent and `allowMissing`. A principal's
+ * conversation made before ids were scoped is found under its plain id. Errors name the id as the
+ * client gave it.
+ */
+export const checkOwner = (state: State, principal: string, conversationId: string, allowMissing: boolean): Effect.Effect<string, Refused> =>
+  Effect.gen(function* () {
+    if (Ids.reserved(conversationId)) {
+      return yield* Effect.fail(refused("BadFrame", "conversationId: must not start with @ (reserved)", 400))
+    }
+    const ownerOf = (id: string) => state.conversations.owner(id).pipe(Effect.mapError(storeFailure))
+    const stored = Ids.scoped(principal, conversationId)
+    const owner = yield* ownerOf(stored)
+    if (owner === principal) return stored
+    if (owner !== undefined) {
+      return yield* Effect.fail(refused("Forbidden", `conversation ${JSON.stringify(conversationId)} belongs to another principal`, 403))
+    }
+    // Not there: a conversation this principal made before ids were scoped keeps its plain id.
+    if (stored !== conversationId && (yield* ownerOf(conversationId)) === principal) return conversationId
+    if (allowMissing) return stored
+    return yield* Effect.fail(notFound(conversationId))
+  })
 
 export interface SendExtras {
   readonly queueMode?: Conversations.QueueMode | undefined
@@ -106,13 +113,13 @@ export const send = (
   Effect.gen(function* () {
     if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
     if (text.trim() === "") return yield* Effect.fail(refused("BadFrame", "text: must not be empty or only whitespace", 400))
-    yield* checkOwner(state, principal, conversationId, true)
+    const stored = yield* checkOwner(state, principal, conversationId, true)
     return yield* admitted(
       state,
       principal,
-      conversationId,
+      stored,
       state.conversations
-        .send(conversationId, text, {
+        .send(stored, text, {
           owner: principal,
           ...(extras.queueMode !== undefined ? { queueMode: extras.queueMode } : {}),
           ...(extras.clientMessageId !== undefined ? { clientMessageId: extras.clientMessageId } : {}),
@@ -123,22 +130,27 @@ export const send = (
           Effect.catchTags({
             MailboxFull: (e) => Effect.fail(mailboxFull(e)),
             StoreError: (e) => Effect.fail(storeFailure(e))
-          })
+          }),
+          Effect.map((accepted) => ({ ...accepted, conversationId }))
         ),
-      (accepted) => accepted
+      (accepted) => ({ ...accepted, conversationId: stored })
     )
   })
 
 export const stop = (state: State, principal: string, conversationId: string, runId?: string) =>
   checkOwner(state, principal, conversationId, false).pipe(
-    Effect.zipRight(state.conversations.stop(conversationId, runId).pipe(Effect.mapError(storeFailure))),
+    Effect.flatMap((stored) => state.conversations.stop(stored, runId).pipe(Effect.mapError(storeFailure))),
     Effect.map((stopped) => ({ stopped }))
   )
 
 export const history = (state: State, principal: string, conversationId: string) =>
   checkOwner(state, principal, conversationId, false).pipe(
-    Effect.zipRight(state.conversations.history(conversationId).pipe(Effect.mapError(storeFailure)))
+    Effect.flatMap((stored) => state.conversations.history(stored).pipe(Effect.mapError(storeFailure)))
   )
 
+/** The principal's conversations, by the ids it knows them by. */
 export const list = (state: State, principal: string) =>
-  state.conversations.list({ owner: principal }).pipe(Effect.mapError(storeFailure))
+  state.conversations.list({ owner: principal }).pipe(
+    Effect.mapError(storeFailure),
+    Effect.map((all) => all.map((c) => ({ ...c, conversationId: Ids.external(principal, c.conversationId) })))
+  )

@@ -18,6 +18,7 @@ import { type RawData, WebSocket, WebSocketServer } from "ws"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 import * as Manage from "./manage.js"
+import * as Ids from "./ids.js"
 import * as Requests from "./requests.js"
 import type { State } from "./state.js"
 
@@ -306,8 +307,8 @@ export const make = (state: State, path = "/v1/ws") =>
             return this.respond(
               req.id,
               Requests.checkOwner(state, principal, req.conversationId, false).pipe(
-                Effect.map(() => {
-                  this.subscribe(req.conversationId, req.fromSeq)
+                Effect.map((stored) => {
+                  this.subscribe(req.conversationId, stored, principal, req.fromSeq)
                   return { subscribed: true, fromSeq: req.fromSeq }
                 })
               )
@@ -317,18 +318,20 @@ export const make = (state: State, path = "/v1/ws") =>
 
       // A callback listener, not a Stream: no fiber, queue or PubSub subscription per socket
       // (those were most of the ~150 KiB heap per connection).
-      subscribe(conversationId: string, fromSeq: number) {
+      /** `conversationId` as the client names it, `stored` as the store does (`ids.ts`). */
+      subscribe(conversationId: string, stored: string, principal: string, fromSeq: number) {
         const previous = this.subs.get(conversationId)
         if (previous) endSub(previous)
         if (this.closed) return
         const sub: Sub = { lastSeq: fromSeq, unlisten: undefined, ended: false }
         this.subs.set(conversationId, sub)
+        const seen = Ids.eventsFor<Event>(principal)
         const fiber = runFork(
           state.feed.listen(
-            conversationId,
+            stored,
             { fromSeq },
             (events) => {
-              this.deliver(sub, events)
+              this.deliver(sub, seen(events))
             },
             () => {
               // Deleted: the listener is already stopped; tell the client.

@@ -2,7 +2,7 @@
  * Test harness: a real gateway on 127.0.0.1:0 over the real Conversations runtime (in-memory
  * SQLite store) and the scripted offline model; a small `ws` client that speaks the protocol.
  */
-import { Model } from "@sluice/core"
+import { Conversations, Model } from "@sluice/core"
 import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope, Stream } from "effect"
 import { Packr } from "msgpackr"
 import WebSocket from "ws"
@@ -11,6 +11,8 @@ import * as SqliteStore from "@sluice/core/sqlite/SqliteStore"
 
 export interface Started {
   readonly info: Gateway.Info
+  /** The conversations service under the gateway (to set up what a client could not, e.g. data from before ids were scoped). */
+  readonly conversations: Conversations.ConversationsService
   readonly close: () => Promise<void>
 }
 
@@ -35,6 +37,7 @@ export const start = async (
   const ctx = await Effect.runPromise(Layer.buildWithScope(stack, scope))
   return {
     info: Context.get(ctx, Gateway.Gateway),
+    conversations: Context.get(ctx, Conversations.Conversations),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }
