@@ -46,4 +46,14 @@ describe("profiles of the bundle", () => {
     expect(categorise(at(5))).toBe("ours")
     expect(at(0).url).toBe("file:///cache/sluice-cli/x/chunk.js")
   })
+
+  it("maps the workspace's own modules of a bundle built from packages/cli (`../core/src/…`, `src/…`)", () => {
+    const text = ["// ../../node_modules/.pnpm/effect@3.22.4/node_modules/effect/dist/esm/Stream.js", "a", "// ../core/src/internal/conversations/runLoop.ts", "b", "// src/internal/options.ts", "c"].join("\n")
+    const index = sourceIndex(text)
+    const at = (lineNumber: number) => resolveFrame({ functionName: "f", url: "file:///cache/sluice-cli/x/chunk.js", lineNumber }, index)
+    expect(categorise(at(1))).toBe("effect")
+    expect(at(3).url).toBe("/packages/core/src/internal/conversations/runLoop.ts")
+    expect(categorise(at(3))).toBe("ours")
+    expect(at(5).url).toBe("/packages/cli/src/internal/options.ts")
+  })
 })

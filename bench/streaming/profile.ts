@@ -48,8 +48,16 @@ export const sourceIndex = (text: string): ReadonlyArray<readonly [number, strin
   const out: Array<readonly [number, string]> = []
   const lines = text.split("\n")
   for (let i = 0; i < lines.length; i++) {
-    const m = /^\/\/ ((?:\.\.\/)*\S*(?:node_modules|packages)\/\S+)$/.exec(lines[i]!)
-    if (m !== null) out.push([i, m[1]!])
+    const line = lines[i]!
+    if (!line.startsWith("// ")) continue
+    const m = /^\/\/ ((?:\.\.\/)*\S*(?:node_modules|packages)\/\S+)$/.exec(line)
+    if (m !== null) {
+      out.push([i, m[1]!])
+      continue
+    }
+    // Built from packages/cli, the workspace's own modules are `../core/src/…` and `src/…` (the CLI's).
+    const w = /^\/\/ (?:\.\.\/)?([a-z-]+\/)?src\/(\S+\.ts)$/.exec(line)
+    if (w !== null) out.push([i, `/packages/${w[1] ?? "cli/"}src/${w[2]!}`])
   }
   return out
 }
