@@ -10,6 +10,7 @@
  *   STREAM_WARMUP=0 …                                             # no warm-up round (default 3 s, ≤ 100 streams)
  *   STREAM_PROFILE=1 …                                            # + CPU profile summaries (of the bundle)
  *   STREAM_PROFILE_KEEP=/some/dir …                               # and keep the .cpuprofile files there
+ *   STREAM_PLOT=docs …                                            # + streaming-{latency,cpu,memory}.svg into docs/
  *
  * Each target first serves a warm-up round (STREAM_WARMUP s, at most 100 streams), so the window
  * measures a process in its steady state, not its JIT warming up. Per load and target: CPU per
@@ -22,6 +23,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { lineChart } from "./connections/plot.js"
 import { summarise } from "./streaming/profile.js"
 import { cpuSplit, freePort, mainThreadMicros, type Proc, rssBytes, start } from "./streaming/procs.js"
 
@@ -33,6 +35,8 @@ const profile = process.env.STREAM_PROFILE === "1"
 const warmup = Number(process.env.STREAM_WARMUP ?? 3)
 const repeats = Math.max(1, Number(process.env.STREAM_REPEAT ?? 1))
 const tsx = ["--import", "tsx"]
+/** `STREAM_PLOT=docs`: the figures as SVG line charts into that directory (latency, CPU, memory per stream). */
+const plotDir = process.env.STREAM_PLOT
 
 interface Row {
   readonly target: string
@@ -152,6 +156,7 @@ const medianRow = (rs: ReadonlyArray<Row>): Row => ({
 
 export default async () => {
   const rows: Array<Row> = []
+  const medians: Array<Row> = []
   console.log(
     `streaming: ${seconds} s per stream, 20 deltas/s, loads ${loads.join(", ")}, ${repeats} repeat(s) (medians; floor and gateway alternate), target process CPU from /proc`
   )
@@ -167,6 +172,7 @@ export default async () => {
     rows.push(...floors, ...gateways)
     const floor = medianRow(floors)
     const gateway = medianRow(gateways)
+    medians.push(floor, gateway)
     const ratios = gateways.map((g, i) => g.cpuPerDeltaUs / floors[i]!.cpuPerDeltaUs)
     for (const r of [floor, gateway]) {
       const ratio =
@@ -178,4 +184,36 @@ export default async () => {
   }
   mkdirSync(join(here, "results"), { recursive: true })
   writeFileSync(join(here, "results", `streaming-${Date.now()}.json`), JSON.stringify({ seconds, repeats, rows }, null, 2))
+  if (plotDir !== undefined && medians.length > 0) {
+    const name = (t: string) => (t === "gateway" ? "sluice gateway" : "floor (SDK → ws)")
+    const series = (target: string, y: (r: Row) => number, suffix = "") => ({
+      name: `${name(target)}${suffix}`,
+      points: medians.filter((r) => r.target === target).map((r) => ({ x: r.streams, y: y(r) }))
+    })
+    const files = {
+      "streaming-latency.svg": lineChart({
+        title: `Added latency per delta, p99 and p50 (${seconds} s streams, 20 deltas/s)`,
+        xLabel: "concurrent streams (log scale)",
+        yLabel: "ms",
+        series: [series("gateway", (r) => r.p99, " p99"), series("floor", (r) => r.p99, " p99"), series("gateway", (r) => r.p50, " p50"), series("floor", (r) => r.p50, " p50")],
+        logX: true
+      }),
+      "streaming-cpu.svg": lineChart({
+        title: "CPU per delivered delta",
+        xLabel: "concurrent streams (log scale)",
+        yLabel: "µs per delta",
+        series: [series("gateway", (r) => r.cpuPerDeltaUs), series("floor", (r) => r.cpuPerDeltaUs)],
+        logX: true
+      }),
+      "streaming-memory.svg": lineChart({
+        title: "Resident memory per active stream (peak − idle)",
+        xLabel: "concurrent streams (log scale)",
+        yLabel: "KiB per stream",
+        series: [series("gateway", (r) => r.rssPerStreamKiB), series("floor", (r) => r.rssPerStreamKiB)],
+        logX: true
+      })
+    }
+    for (const [f, svg] of Object.entries(files)) writeFileSync(join(plotDir, f), svg)
+    console.log(`plots: ${Object.keys(files).map((f) => join(plotDir, f)).join(", ")}`)
+  }
 }
