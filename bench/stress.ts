@@ -2,9 +2,11 @@
  * `pnpm test:stress`: reliability scenarios measured from outside (docs/RELIABILITY.md). Scaled to
  * finish in about four minutes by default; `STRESS_FULL=1` runs them full size (about 35 minutes, the
  * soak is 30 of them). `STRESS_SEED=n` repeats a run's random choices. Exit code 1 when any scenario
- * finds a fault. Scenarios: resume under disconnects, model faults, SIGKILL, bad input, a 429 storm, the soak.
+ * finds a fault. Scenarios: resume under disconnects, model faults, SIGKILL, bad input, CLI command
+ * lines, a 429 storm, the soak.
  */
 import { runBadInput } from "./stress/badInput.js"
+import { runCliFlags } from "./stress/cliFlags.js"
 import { runCrashes } from "./stress/crashes.js"
 import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
@@ -51,6 +53,13 @@ const main = async () => {
   console.log(`| HTTP requests (routes, methods, tokens, resume headers, bodies) | ${b.http.cases} | statuses: ${tally(b.http.statuses)}; errors: ${tally(b.http.codes)} | ${b.failures.filter((x) => x.startsWith("http")).length} | ${(b.ms / 1000).toFixed(1)} s |`)
   console.log(`\ncanary messages acknowledged ${b.canary.accepted}, present ${b.canary.present}; all faults: ${b.failures.length}`)
   for (const x of b.failures.slice(0, 20)) console.log(`FAIL ${x}`)
+  const clo = full ? { cases: 10_000, seed } : { cases: 1000, seed }
+  const cl = await runCliFlags(clo)
+  console.log(`\n## generated command lines for the sluice CLI (fast-check; every command, its options and others, good and bad values)\n`)
+  console.log("| cases | exit codes | faults found | time |")
+  console.log("|---:|---|---:|---:|")
+  console.log(`| ${cl.cases} | ${tally(cl.exits)} | ${cl.failures.length} | ${(cl.ms / 1000).toFixed(1)} s |`)
+  for (const x of cl.failures.slice(0, 20)) console.log(`FAIL ${x}`)
   const sto = full ? { chats: 20, questions: 5, words: 450, storm: 0.5, seed } : { chats: 4, questions: 2, words: 300, storm: 0.5, seed }
   const st = await runStorm(sto)
   console.log(`\n## a 429 storm on Telegram (${sto.chats} chats × a burst of ${sto.questions} questions, answers of ${sto.words} words; ${sto.storm * 100} % of chat requests answered 429)\n`)
@@ -76,7 +85,7 @@ const main = async () => {
   console.log(`| live sockets (ref'd) | ${s.idle.before.sockets} | ${max((x) => x.sockets)} | ${s.idle.after.sockets} | |`)
   console.log(`\nfaults: ${s.failures.length}; time ${(s.ms / 1000).toFixed(1)} s`)
   for (const x of s.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  const failed = [r.failures, f.failures, c.failures, b.failures, st.failures, s.failures].some((x) => x.length > 0)
+  const failed = [r.failures, f.failures, c.failures, b.failures, cl.failures, st.failures, s.failures].some((x) => x.length > 0)
   process.exit(failed ? 1 : 0)
 }
 main().catch((e) => {

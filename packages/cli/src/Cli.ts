@@ -6,9 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Args, CliConfig, Command, HelpDoc, Options } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Console, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
 import * as ExitCode from "./ExitCode.js"
+import * as Argv from "./internal/argv.js"
 import * as opts from "./internal/options.js"
 import * as PlainConsole from "./internal/plainConsole.js"
 import * as Report from "./internal/report.js"
@@ -184,26 +186,6 @@ const leaves: Record<string, Command.Command<string, never, unknown, unknown>> =
   "config show": configShow as never
 }
 
-/**
- * An option the command does not take, named as given (`--bogus`). @effect/cli would name the
- * token after it instead (`Received unknown argument: '5'` for `--bogus 5`).
- */
-const unknownOption = (argv: ReadonlyArray<string>): string | undefined => {
-  const words = argv.filter((a) => !a.startsWith("-"))
-  const name = words[0] === "config" ? `config ${words[1] ?? ""}` : (words[0] ?? "")
-  const leaf = leaves[name]
-  // Only a command line with long options pays for rendering the help (start-up time matters).
-  if (leaf === undefined || !argv.some((a) => a.startsWith("--"))) return undefined
-  const known = new Set(HelpDoc.toAnsiText(Command.getHelp(leaf, CliConfig.defaultConfig)).match(/--[a-z][a-z-]*/g) ?? [])
-  for (const a of argv) {
-    if (a === "--") break
-    if (!a.startsWith("--")) continue
-    const flag = a.split("=")[0]!
-    if (!known.has(flag)) return `unknown option ${flag} for "sluice ${name}" (see sluice ${name} --help)`
-  }
-  return undefined
-}
-
 const isLogLevelArg = (a: string) => a === "--log-level" || a.startsWith("--log-level=")
 
 /**
@@ -220,8 +202,9 @@ export const run = (args: ReadonlyArray<string>) => {
   if (logFormat !== "json" && logFormat !== "pretty") {
     return Console.error(`sluice: --log-format must be "json" or "pretty", got ${JSON.stringify(logFormat)}`).pipe(Effect.as(ExitCode.Usage))
   }
-  const unknown = unknownOption(argv)
-  if (unknown !== undefined) return Console.error(`sluice: ${unknown}`).pipe(Effect.as(ExitCode.Usage))
+  // Mistakes @effect/cli would answer vaguely (or with an empty line): named here, one line each.
+  const mistake = Argv.check(argv, leaves)
+  if (mistake !== undefined) return Console.error(`sluice: ${mistake}`).pipe(Effect.as(ExitCode.Usage))
   // Pretty lines stay one line each: the message says it all, the annotations (for JSON) are left out.
   const logger =
     logFormat === "json"
@@ -246,3 +229,5 @@ export const run = (args: ReadonlyArray<string>) => {
   )
 }
 
+/** `run` with Node's file system, terminal and process services, as the binary runs it. */
+export const runNode = (args: ReadonlyArray<string>) => run(args).pipe(Effect.provide(NodeContext.layer))

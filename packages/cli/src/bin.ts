@@ -2,7 +2,6 @@
  * Entry point of the `sluice` binary (run through bin/sluice.js, or `node --import tsx`).
  * SIGINT/SIGTERM interrupt the command (its finalizers run), then the process exits with 130/143.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Fiber, RuntimeFlags, RuntimeFlagsPatch } from "effect"
 import * as Cli from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"
@@ -18,7 +17,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 const withFiberMetrics = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   process.env.SLUICE_FIBER_METRICS === "1" ? Effect.withRuntimeFlagsPatch(effect, RuntimeFlagsPatch.enable(RuntimeFlags.RuntimeMetrics)) : effect
 
-const fiber = Effect.runFork(withFiberMetrics(Cli.run(process.argv.slice(2))).pipe(Effect.provide(NodeContext.layer)))
+const fiber = Effect.runFork(withFiberMetrics(Cli.runNode(process.argv.slice(2))))
 
 let signalled: number | undefined
 const onSignal = (code: number) => () => {

@@ -57,20 +57,27 @@ describe("sluice: commands, help, exit codes", () => {
   })
 
   it("rejects a bad flag value, an unknown command and a missing flag with exit code 2 and no stack", async () => {
-    const [port, unknown, missing, extra] = await Promise.all([
+    const [port, unknown, missing, extra, twice, short, configSub] = await Promise.all([
       sluice(["gateway", "--port", "abc"]),
       sluice(["frobnicate"]),
       sluice(["config", "show", "--channel"]), // a flag without its value
-      sluice(["send"])
+      sluice(["send"]),
+      sluice(["gateway", "-p", "5", "--port", "6"]),
+      sluice(["send", "-x", "hi", "--", "more"]), // once taken as the message "-x"
+      sluice(["config", "bogus"])
     ])
     expect(port.code).toBe(2)
-    expect(port.stderr).toContain("'abc' is not a integer")
+    expect(port.stderr).toBe('sluice: --port must be a whole number, got "abc"\n') // the option named, one line
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain("Invalid subcommand")
+    expect(unknown.stderr).toContain('unknown command "frobnicate": use one of gateway, chat, send, preview, config')
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain("--channel")
     expect(extra.code).toBe(2)
-    for (const r of [port, unknown, missing, extra]) {
+    expect(twice.stderr).toContain("--port is given more than once")
+    expect(short.stderr).toContain('unknown option -x for "sluice send"')
+    expect(configSub.stderr).toContain('unknown command "config bogus": use config check or config show')
+    for (const r of [port, unknown, missing, extra, twice, short, configSub]) {
+      expect(r.code, r.stderr).toBe(2)
       expect(noStack(r.stderr), r.stderr).toBe(true)
       expect(r.stdout).toBe("")
     }
