@@ -6,7 +6,8 @@
  * missing their value, after a `--`), with values good and bad (numbers out of range or not
  * numbers, empty, huge, unicode, missing files, URLs that refuse, JSON).
  *
- * Every case: `run` resolves (never throws) within 5 s to a documented exit code; stderr shows no
+ * Every case: `run` resolves (never throws) within 15 s (a remote client tries to reach a gateway for
+ * 5 s, name resolution included, before it gives up) to a documented exit code; stderr shows no
  * stack trace, no source path and no `Internal`/`TypeError`; a usage error (exit 2) says `sluice:`
  * on one line; an option the command does not take is named as given. Nothing starts for real:
  * the gateway's `--port` is a port already taken, chat and send reach a gateway that refuses them
@@ -56,7 +57,8 @@ export const runCliFlags = async (o: CliFlagsOptions): Promise<CliFlagsResult> =
   const dir = mkdtempSync(join(tmpdir(), "sluice-cliflags-"))
   // A port that is taken (the gateway must fail at once, naming it) and one that refuses (remote clients).
   const taken: Server = createServer()
-  await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()))
+  // On "::" (both stacks), so a gateway on 127.0.0.1, ::1 or localhost finds it taken.
+  await new Promise<void>((r) => taken.listen(0, "::", () => r()))
   const takenPort = (taken.address() as { port: number }).port
   // A "gateway" that refuses every client at once (close 4001), so remote commands fail fast; a port
   // that refuses connections would cost the remote client's 5 s start-up retry per case.
@@ -125,7 +127,7 @@ export const runCliFlags = async (o: CliFlagsOptions): Promise<CliFlagsResult> =
       try {
         code = await Effect.runPromise(
           runNode(c.argv).pipe(
-            Effect.timeoutTo({ duration: "5 seconds", onTimeout: () => "hang" as const, onSuccess: (x) => x }),
+            Effect.timeoutTo({ duration: "15 seconds", onTimeout: () => "hang" as const, onSuccess: (x) => x }),
             Effect.catchAllDefect(() => Effect.succeed("threw" as const))
           )
         )

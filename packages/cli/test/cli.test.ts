@@ -57,14 +57,15 @@ describe("sluice: commands, help, exit codes", () => {
   })
 
   it("rejects a bad flag value, an unknown command and a missing flag with exit code 2 and no stack", async () => {
-    const [port, unknown, missing, extra, twice, short, configSub] = await Promise.all([
+    const [port, unknown, missing, extra, twice, short, configSub, valueless] = await Promise.all([
       sluice(["gateway", "--port", "abc"]),
       sluice(["frobnicate"]),
       sluice(["config", "show", "--channel"]), // a flag without its value
       sluice(["send"]),
       sluice(["gateway", "-p", "5", "--port", "6"]),
       sluice(["send", "-x", "hi", "--", "more"]), // once taken as the message "-x"
-      sluice(["config", "bogus"])
+      sluice(["config", "bogus"]),
+      sluice(["chat", "--token", "--remote", "ws://127.0.0.1:1"]) // the token would have been "--remote"
     ])
     expect(port.code).toBe(2)
     expect(port.stderr).toBe('sluice: --port must be a whole number, got "abc"\n') // the option named, one line
@@ -76,7 +77,8 @@ describe("sluice: commands, help, exit codes", () => {
     expect(twice.stderr).toContain("--port is given more than once")
     expect(short.stderr).toContain('unknown option -x for "sluice send"')
     expect(configSub.stderr).toContain('unknown command "config bogus": use config check or config show')
-    for (const r of [port, unknown, missing, extra, twice, short, configSub]) {
+    expect(valueless.stderr).toContain("--token needs a value (the next word is the option --remote)")
+    for (const r of [port, unknown, missing, extra, twice, short, configSub, valueless]) {
       expect(r.code, r.stderr).toBe(2)
       expect(noStack(r.stderr), r.stderr).toBe(true)
       expect(r.stdout).toBe("")

@@ -37,6 +37,8 @@ export const check = (argv: ReadonlyArray<string>, leaves: Leaves): string | und
   const aliases = new Map([...help.matchAll(/\((-[a-zA-Z]), (--[a-z][a-z-]*)/g)].map((m) => [m[1]!, m[2]!]))
   const known = new Set([...(help.match(/--[a-z][a-z-]*/g) ?? []), ...aliases.keys(), "-h"])
   const integers = new Set([...help.matchAll(/(--[a-z][a-z-]*) integer/g)].map((m) => m[1]!))
+  // Options with a value are shown with its kind (`--host text`); flags alone (`--json`).
+  const valued = new Set([...help.matchAll(/(--[a-z][a-z-]*) [a-z]/g)].map((m) => m[1]!))
   const seen = new Set<string>()
   for (let i = 0; i < before.length; i++) {
     const a = before[i]!
@@ -46,8 +48,13 @@ export const check = (argv: ReadonlyArray<string>, leaves: Leaves): string | und
     const flag = aliases.get(given) ?? given
     if (seen.has(flag)) return `${flag} is given more than once`
     seen.add(flag)
+    const next = before[i + 1]
+    // `--token --remote x`: the option's value would be the next option, silently.
+    if (valued.has(flag) && !a.includes("=") && next !== undefined && known.has(next.split("=")[0]!)) {
+      return `${flag} needs a value (the next word is the option ${next.split("=")[0]})`
+    }
     if (integers.has(flag)) {
-      const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : before[i + 1]
+      const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : next
       if (value === undefined) return `${flag} needs a value: a whole number`
       if (!/^-?\d+$/.test(value)) return `${flag} must be a whole number, got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`
     }
