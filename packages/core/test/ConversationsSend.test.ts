@@ -49,6 +49,31 @@ describe("Conversations.send", () => {
       expect(model.rec.requests.length).toBe(1)
     }))
 
+  it.scoped("a message accepted while a run builds its request is not in it: it is the next turn's, asked once", () =>
+    Effect.gen(function* () {
+      const model = makeModel((_, n) => answer([`reply ${n}`]))
+      const ctx = yield* Layer.build(Layer.merge(model.layer, SqliteStore.layerMemory({ compactDrafts: false })))
+      const real = Context.get(ctx, ConversationStore.ConversationStore)
+      const hasSecond = (c: { readonly events: ReadonlyArray<ReplyEvent.ReplyEvent> }) => c.events.some((e) => e._tag === "UserMessage" && e.text === "second")
+      // The run reads the history slowly; the second send's commit is visible before its sender resumes.
+      const store: ConversationStore.ConversationStoreService = {
+        ...real,
+        messages: (id) => Effect.zipRight(Effect.sleep("50 millis"), real.messages(id)),
+        commit: (c) => Effect.zipLeft(real.commit(c), hasSecond(c) ? Effect.sleep("200 millis") : Effect.void),
+        commitMany: (cs) => Effect.zipLeft(real.commitMany(cs), cs.some(hasSecond) ? Effect.sleep("200 millis") : Effect.void)
+      }
+      const rt = yield* runtime.make({}).pipe(Effect.provide(Context.add(ctx, ConversationStore.ConversationStore, store)))
+      yield* rt.service.send("c", "first")
+      yield* TestClock.adjust("10 millis") // the run has started and is reading the history
+      const second = yield* Effect.fork(rt.service.send("c", "second"))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(second)
+      yield* TestClock.adjust("5 seconds")
+      const asked = model.rec.requests.map((r) => r.messages.map((m) => m.content).join(" | "))
+      expect(asked).toEqual(["first", "first | reply 0 | second"])
+      expect((yield* rt.service.history("c")).map((m) => m.text)).toEqual(["first", "reply 0", "second", "reply 1"])
+    }))
+
   it.scopedLive("idempotent sends (property): a retried clientMessageId returns the first acceptance and never runs twice", () =>
     Effect.gen(function* () {
       const { svc, store, model } = yield* setup((_, n) => answer([`r${n}`]), { compactDrafts: false, mailboxCapacity: 100 })

@@ -75,6 +75,12 @@ export interface Actor {
   queue: Array<Turn> | undefined
   /** Messages waiting in `queue` (what the mailbox capacity limits). */
   queued: number
+  /**
+   * Turns of sends between their UserMessage and their place in `queue` (while they commit): a run
+   * that reads the history then must not take their messages as its own. At most one per send in
+   * flight, and sends are serialised by `sendLock`, so at most one.
+   */
+  accepting: string | undefined
   run: Run | undefined
   worker: boolean
   /** Serialises sends (check key → commit → enqueue) with the worker taking the next turn. */
@@ -126,6 +132,7 @@ export const fromRecord = (id: string, record: ConversationRecord | undefined, n
   prunedBefore: record?.prunedBefore ?? 1,
   queue: undefined,
   queued: 0,
+  accepting: undefined,
   run: undefined,
   worker: false,
   pending: [],

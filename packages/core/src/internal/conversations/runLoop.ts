@@ -92,7 +92,9 @@ export const make = (deps: {
 
   const buildRequest = (a: A.Actor, turn: A.Turn) =>
     Effect.map(store.messages(a.id), (stored): ModelRequest => {
+      // Turns still to run, and one being accepted (committed but not yet queued): not this run's.
       const later = new Set(a.queue?.map((t) => t.runId))
+      if (a.accepting !== undefined) later.add(a.accepting)
       const messages: Array<ChatMessage> = []
       const r = turn.request
       // Consecutive turns of one role are one message (Anthropic wants them alternating).

@@ -114,7 +114,10 @@ export const make = (options: RuntimeOptions = {}) =>
           ...(opts.clientMessageId === undefined ? {} : { clientMessageId: opts.clientMessageId }),
           ...(opts.request === undefined ? {} : { callerBound: true })
         })
+        // A run that reads the history while this commits must not take the message as its own.
+        if (joined === undefined) a.accepting = turn.runId
         const committed = yield* Effect.exit(log.flush(a))
+        a.accepting = undefined
         if (Exit.isFailure(committed)) {
           // Not accepted: take the message (and a rewind) back out of what will be retried.
           takeBack(a, mark, firstSeq, [messageId, ...(rewind?.superseded ?? []).map((m) => m.id)])
