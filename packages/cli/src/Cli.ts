@@ -193,10 +193,11 @@ const isLogLevelArg = (a: string) => a === "--log-level" || a.startsWith("--log-
  * Resolves to the exit code.
  */
 export const run = (args: ReadonlyArray<string>) => {
-  // `sluice` alone prints the help
+  // `sluice` alone prints the help, `sluice config` alone its own
   // `-` (stdin) is the only positional of `send` / `preview`: given before options, @effect/cli would
   // stop reading options at it, so it goes last.
-  const given = args.length === 0 ? ["--help"] : args.includes("-") ? [...args.filter((a) => a !== "-"), "-"] : [...args]
+  const given =
+    args.length === 0 ? ["--help"] : args.length === 1 && args[0] === "config" ? ["config", "--help"] : args.includes("-") ? [...args.filter((a) => a !== "-"), "-"] : [...args]
   // `--log-format json|pretty` (or SLUICE_LOG_FORMAT): one JSON object per log line, for log shippers.
   const { argv, logFormat } = takeLogFormat(given, process.env.SLUICE_LOG_FORMAT)
   if (logFormat !== "json" && logFormat !== "pretty") {

@@ -25,7 +25,7 @@ export const check = (argv: ReadonlyArray<string>, leaves: Leaves): string | und
     return `unknown command ${JSON.stringify(words[0])}: use one of ${COMMANDS.join(", ")} (see sluice --help)`
   }
   if (words[0] === "config" && !CONFIG_COMMANDS.includes(words[1] ?? "")) {
-    return words[1] === undefined ? `config needs a command: check or show (see sluice config --help)` : `unknown command "config ${words[1]}": use config check or config show`
+    return words[1] === undefined ? "config needs a command: check or show (see sluice config --help)" : `unknown command "config ${words[1]}": use config check or config show`
   }
   const name = words[0] === "config" ? `config ${words[1]}` : (words[0] ?? "")
   const leaf = leaves[name]
