@@ -3,7 +3,7 @@
  * finish in about four minutes by default; `STRESS_FULL=1` runs them full size (about 35 minutes, the
  * soak is 30 of them). `STRESS_SEED=n` repeats a run's random choices. Exit code 1 when any scenario
  * finds a fault. Scenarios: resume under disconnects, model faults, SIGKILL, bad input, CLI command
- * lines, 429 storms (Telegram, Slack, WhatsApp), the soak.
+ * lines, 429 storms (Telegram, Slack, WhatsApp, Discord), the soak.
  */
 import { runBadInput } from "./stress/badInput.js"
 import { runCliFlags } from "./stress/cliFlags.js"
@@ -12,7 +12,7 @@ import { runFaults } from "./stress/faults.js"
 import { runResume } from "./stress/resume.js"
 import { runSoak } from "./stress/soak.js"
 import { runStorm } from "./stress/storm.js"
-import { runWebhookStorm } from "./stress/webhookStorm.js"
+import { runChannelStorm } from "./stress/channelStorm.js"
 
 const full = process.env.STRESS_FULL === "1"
 const seed = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000)
@@ -69,11 +69,13 @@ const main = async () => {
   console.log(`| ${st.replies} | ${st.requests.taken} / ${st.requests.refused} | ${st.messages} | ${st.mismatched} | ${st.minGapMs} ms | ${st.gapsUnder900} | ${st.peakPerSecond} | ${(st.ms / 1000).toFixed(1)} s |`)
   for (const x of st.failures.slice(0, 20)) console.log(`FAIL ${x}`)
   const wso = full ? { chats: 10, questions: 3, words: 450, storm: 0.5, seed } : { chats: 3, questions: 2, words: 300, storm: 0.5, seed }
-  const webhookStorms = []
-  for (const channel of ["slack", "whatsapp"] as const) {
-    const w = await runWebhookStorm({ ...wso, channel })
-    webhookStorms.push(w)
-    console.log(`\n## a 429 storm on ${channel === "slack" ? "Slack" : "WhatsApp"} (${wso.chats} chats × a burst of ${wso.questions} questions by signed webhook, answers of ${wso.words} words; ${wso.storm * 100} % of chat calls answered 429)\n`)
+  const channelStorms = []
+  for (const channel of ["slack", "whatsapp", "discord"] as const) {
+    const w = await runChannelStorm({ ...wso, channel })
+    channelStorms.push(w)
+    const name = { slack: "Slack", whatsapp: "WhatsApp", discord: "Discord" }[channel]
+    const how = channel === "discord" ? "on the Gateway WebSocket" : "by signed webhook"
+    console.log(`\n## a 429 storm on ${name} (${wso.chats} chats × a burst of ${wso.questions} questions ${how}, answers of ${wso.words} words; ${wso.storm * 100} % of chat calls answered 429)\n`)
     console.log("| replies | chat calls taken / 429 | messages shown | chats with text lost or doubled | smallest gap in a chat | peak calls in 1 s, all chats | time |")
     console.log("|---:|---:|---:|---:|---:|---:|---:|")
     console.log(`| ${w.replies} | ${w.requests.taken} / ${w.requests.refused} | ${w.messages} | ${w.mismatched} | ${w.minGapMs} ms | ${w.peakPerSecond} | ${(w.ms / 1000).toFixed(1)} s |`)
@@ -97,7 +99,7 @@ const main = async () => {
   console.log(`| live sockets (ref'd) | ${s.idle.before.sockets} | ${max((x) => x.sockets)} | ${s.idle.after.sockets} | |`)
   console.log(`\nfaults: ${s.failures.length}; time ${(s.ms / 1000).toFixed(1)} s`)
   for (const x of s.failures.slice(0, 20)) console.log(`FAIL ${x}`)
-  const failed = [r.failures, f.failures, c.failures, b.failures, cl.failures, st.failures, ...webhookStorms.map((w) => w.failures), s.failures].some((x) => x.length > 0)
+  const failed = [r.failures, f.failures, c.failures, b.failures, cl.failures, st.failures, ...channelStorms.map((w) => w.failures), s.failures].some((x) => x.length > 0)
   process.exit(failed ? 1 : 0)
 }
 main().catch((e) => {

@@ -18,8 +18,17 @@ export interface Created {
   readonly versions: Array<string>
 }
 
+/** One REST call as the fake answered it: taken, a 429 it was told to give, or a 429 of the channel's bucket. */
+export interface Answered {
+  readonly t: number
+  readonly channelId: string
+  readonly method: "createMessage" | "editMessage"
+  readonly outcome: "taken" | "injected" | "bucket"
+}
+
 export class FakeDiscord {
   readonly created: Array<Created> = []
+  readonly answered: Array<Answered> = []
   readonly calls: Array<string> = []
   readonly ops: Array<number> = []
   identifies = 0
@@ -39,7 +48,14 @@ export class FakeDiscord {
 
   constructor(
     readonly token: string,
-    readonly options: { readonly bucketSize?: number; readonly bucketResetMs?: number; readonly heartbeatMs?: number } = {}
+    readonly options: {
+      readonly bucketSize?: number
+      readonly bucketResetMs?: number
+      readonly heartbeatMs?: number
+      /** Answer this share of REST calls 429 (`retry_after` 1 s), drawn from `random` (a storm). */
+      readonly stormRate?: number
+      readonly random?: () => number
+    } = {}
   ) {}
 
   get url(): string {
@@ -60,8 +76,12 @@ export class FakeDiscord {
       this.calls.push(editing ? "editMessage" : "createMessage")
       if (req.headers.authorization !== `Bot ${this.token}`) return { status: 401, body: { message: "401: Unauthorized", code: 0 } }
       const channelId = m[1]!
-      const after = this.limited.shift()
+      const method = editing ? "editMessage" : "createMessage"
+      const answered = (outcome: Answered["outcome"]) => this.answered.push({ t: Date.now(), channelId, method, outcome })
+      const storm = this.options.stormRate !== undefined && (this.options.random ?? Math.random)() < this.options.stormRate
+      const after = this.limited.shift() ?? (storm ? 1 : undefined)
       if (after !== undefined) {
+        answered("injected")
         return {
           status: 429,
           body: { message: "You are being rate limited.", retry_after: after, global: false },
@@ -70,6 +90,7 @@ export class FakeDiscord {
       }
       const headers = this.take(channelId)
       if (headers === undefined) {
+        answered("bucket")
         const b = this.bucket.get(channelId)!
         const ra = Math.max(0, b.resetAt - Date.now()) / 1000
         return { status: 429, body: { message: "You are being rate limited.", retry_after: ra, global: false }, headers: { "retry-after": String(Math.ceil(ra)), "x-ratelimit-scope": "user" } }
@@ -79,6 +100,7 @@ export class FakeDiscord {
       if (content === "" || content.length > 2000) {
         return { status: 400, body: { message: "Invalid Form Body", code: 50035, errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] } } } }
       }
+      answered("taken")
       if (editing) {
         const msg = this.created.find((c) => c.id === m[2] && c.channelId === channelId)
         if (msg === undefined) return { status: 404, body: { message: "Unknown Message", code: 10008 } }
