@@ -1,6 +1,6 @@
 /**
  * `pnpm test:stress`: reliability scenarios measured from outside (docs/RELIABILITY.md). Scaled to
- * finish in about four minutes by default; `STRESS_FULL=1` runs them full size (about 35 minutes, the
+ * finish in about five minutes by default; `STRESS_FULL=1` runs them full size (about 40 minutes, the
  * soak is 30 of them). `STRESS_SEED=n` repeats a run's random choices. Exit code 1 when any scenario
  * finds a fault. Scenarios: resume under disconnects, model faults, SIGKILL, bad input, CLI command
  * lines, 429 storms (Telegram, Slack, WhatsApp, Discord), the soak.
