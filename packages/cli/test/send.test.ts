@@ -130,5 +130,10 @@ describe("sluice send", () => {
     const none = await sluice(["send", "hi", "--remote", "http://127.0.0.1:9"])
     expect(none.code).toBe(4)
     expect(none.stderr).toContain("cannot reach the gateway")
+    // A host name that does not resolve is said at once (its own message), not after the 5 s of
+    // retries a starting gateway gets.
+    const nowhere = await sluice(["send", "hi", "--remote", "ws://no-such-host.invalid:1"])
+    expect(nowhere.code).toBe(4)
+    expect(nowhere.stderr).toContain("the host name does not resolve")
   })
 })

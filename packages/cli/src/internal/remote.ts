@@ -89,7 +89,10 @@ class Connection {
       if (Either.isLeft(frame)) return
       this.onFrame(frame.right)
     })
-    ws.on("error", () => {}) // "close" follows
+    let failure: string | undefined
+    ws.on("error", (e: NodeJS.ErrnoException) => {
+      failure = e.code // "close" follows
+    })
     ws.on("close", (code, reason) => {
       if (this.ws !== ws) return
       this.ws = undefined
@@ -102,6 +105,11 @@ class Connection {
         return
       }
       if (!this.everConnected && !opened) {
+        // A name that does not resolve will not resolve in a moment either: say so at once.
+        if (failure === "ENOTFOUND") {
+          this.fail(new RemoteUnavailable({ message: `cannot reach the gateway at ${this.url}: the host name does not resolve` }))
+          return
+        }
         this.attempt++
         if (this.attempt * 250 >= this.connectTimeoutMs) {
           this.fail(new RemoteUnavailable({ message: `cannot reach the gateway at ${this.url}` }))
