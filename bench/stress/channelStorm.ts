@@ -25,8 +25,8 @@ import { fileURLToPath } from "node:url"
 import { start } from "../streaming/procs.js"
 import type { Answered } from "../../packages/channels/fakes/FakeDiscord.js"
 import type { ChannelCall } from "./fakeWebhookChannel.js"
-import { answerFor } from "./faultyFake.js"
 import { startGateway } from "./gateway.js"
+import { checkChat, peakPerSecond, unasked, untilAnswered } from "./stormJudge.js"
 
 export type StormChannel = "slack" | "whatsapp" | "discord"
 
@@ -51,7 +51,6 @@ export interface ChannelStormResult {
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const squash = (s: string) => s.replace(/\s+/g, "")
 const GAP_MS = 900
 const PHONE_ID = "106540352242922"
 const SECRET = "stress-signing-secret"
@@ -79,19 +78,9 @@ export const judgeStorm = (
   const all: Array<number> = []
   for (let c = 0; c < chats; c++) {
     const chatId = chatIdOf(channel, c)
-    const asked = prompts.filter((p) => p.startsWith(`chat${c} `))
-    for (const p of new Set(asked)) {
-      const n = asked.filter((x) => x === p).length
-      if (n !== 1) failures.push(`chat ${chatId}: "${p}" reached the model ${n} times`)
-    }
-    const expected = squash(asked.map((p) => answerFor(p, words).join("")).join(""))
-    const delivered = squash((stats.texts[chatId] ?? []).join(""))
-    if (delivered !== expected) {
-      mismatched++
-      let i = 0
-      while (i < delivered.length && delivered[i] === expected[i]) i++
-      failures.push(`chat ${chatId}: delivered ${delivered.length} characters against ${expected.length} expected, first difference at ${i}: ${JSON.stringify(delivered.slice(i, i + 40))} vs ${JSON.stringify(expected.slice(i, i + 40))}`)
-    }
+    const chat = checkChat(c, chatId, prompts, (stats.texts[chatId] ?? []).join(""), words)
+    failures.push(...chat.failures)
+    if (chat.mismatched) mismatched++
     const list = stats.calls[chatId] ?? []
     for (let i = 1; i < list.length; i++) minGapMs = Math.min(minGapMs, list[i]!.t - list[i - 1]!.t)
     const under = list.filter((x, i) => i > 0 && x.t - list[i - 1]!.t < GAP_MS).length
@@ -99,13 +88,7 @@ export const judgeStorm = (
     all.push(...list.map((x) => x.t))
   }
   if ((stats.bucketRefused ?? 0) > 0) failures.push(`${stats.bucketRefused} calls ran into a channel's rate-limit bucket (X-RateLimit-Remaining was 0)`)
-  all.sort((a, b) => a - b)
-  let peakPerSecond = 0
-  for (let i = 0, j = 0; j < all.length; j++) {
-    while (all[j]! - all[i]! >= 1000) i++
-    peakPerSecond = Math.max(peakPerSecond, j - i + 1)
-  }
-  return { failures, minGapMs, mismatched, peakPerSecond }
+  return { failures, minGapMs, mismatched, peakPerSecond: peakPerSecond(all) }
 }
 
 /** The platform's webhook call for one question: its body and signature headers. */
@@ -206,17 +189,7 @@ export const runChannelStorm = async (o: ChannelStormOptions): Promise<ChannelSt
       for (const a of d.answered) calls[a.channelId] = [...(calls[a.channelId] ?? []), { t: a.t, method: a.method, taken: a.outcome === "taken" }]
       return { stats: { calls, texts: d.texts, bucketRefused: d.answered.filter((a) => a.outcome === "bucket").length }, prompts }
     }
-    const deadline = Date.now() + (o.questions * 60 + 60) * 1000
-    let last = await read()
-    for (;;) {
-      const j = judgeStorm(o.channel, last.stats, last.prompts, o.chats, o.words)
-      if ((last.prompts.length >= o.chats * o.questions && j.mismatched === 0) || Date.now() > deadline) break
-      await new Promise((r) => setTimeout(r, 1000))
-      last = await read()
-    }
-    // A moment more: anything sent twice after the last expected message would show now.
-    await new Promise((r) => setTimeout(r, 3000))
-    last = await read()
+    const last = await untilAnswered(read, (r) => judgeStorm(o.channel, r.stats, r.prompts, o.chats, o.words).mismatched, o)
     const j = judgeStorm(o.channel, last.stats, last.prompts, o.chats, o.words)
     const every = Object.values(last.stats.calls).flat()
     return {
@@ -226,7 +199,7 @@ export const runChannelStorm = async (o: ChannelStormOptions): Promise<ChannelSt
       minGapMs: j.minGapMs,
       peakPerSecond: j.peakPerSecond,
       mismatched: j.mismatched,
-      failures: [...(last.prompts.length < o.chats * o.questions ? [`${last.prompts.length} of ${o.chats * o.questions} questions reached the model`] : []), ...j.failures],
+      failures: [...unasked(last.prompts, o), ...j.failures],
       ms: Date.now() - t0
     }
   } finally {

@@ -13,8 +13,7 @@
  * Prints `{"url":…}` once listening; on every "stats" line on stdin one line `{"stats":…}`. A
  * SIGTERM stops it.
  */
-import { createServer } from "node:http"
-import { createInterface } from "node:readline"
+import { serve } from "./fakeApi.js"
 import { seeded } from "./random.js"
 
 export interface Call {
@@ -45,17 +44,9 @@ let polls = 0
 let nextId = 1
 const t0 = Date.now()
 
-const server = createServer((req, res) => {
-  let body = ""
-  req.setEncoding("utf8")
-  req.on("data", (d) => (body += d))
-  req.on("end", () => {
-    const method = /\/bot[^/]+\/(\w+)$/.exec(req.url ?? "")?.[1] ?? ""
-    const params = (body === "" ? {} : JSON.parse(body)) as { offset?: number; timeout?: number; chat_id?: number | string; text?: string }
-    const answer = (status: number, value: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" })
-      res.end(JSON.stringify(value))
-    }
+serve(
+  (req, path, params: { offset?: number; timeout?: number; chat_id?: number | string; text?: string }, answer) => {
+    const method = /\/bot[^/]+\/(\w+)$/.exec(path)?.[1] ?? ""
     if (method === "getUpdates") {
       polls++
       const offset = params.offset ?? 0
@@ -78,17 +69,7 @@ const server = createServer((req, res) => {
     list.push({ t, method, taken: true, ...(method === "sendMessage" ? { text: params.text ?? "" } : {}) })
     const id = nextId++
     answer(200, { ok: true, result: method === "sendMessageDraft" ? true : { message_id: id, chat: { id: params.chat_id, type: "private" }, date: 0, text: params.text } })
-  })
-})
+  },
+  () => ({ polls, calls: Object.fromEntries(calls) })
+)
 
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address()
-  console.log(JSON.stringify({ url: `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}` }))
-})
-createInterface({ input: process.stdin }).on("line", (l) => {
-  if (l.trim() === "stats") console.log(JSON.stringify({ stats: { polls, calls: Object.fromEntries(calls) } }))
-})
-process.once("SIGTERM", () => {
-  server.closeAllConnections()
-  server.close(() => process.exit(0))
-})

@@ -15,8 +15,7 @@
  * Prints `{"url":…}` once listening; on every "stats" line on stdin one line `{"stats":…}`. A
  * SIGTERM stops it.
  */
-import { createServer } from "node:http"
-import { createInterface } from "node:readline"
+import { serve } from "./fakeApi.js"
 import { seeded } from "./random.js"
 
 export interface ChannelCall {
@@ -36,23 +35,8 @@ const shown = new Map<string, Array<{ id: string; text: string }>>()
 let nextId = 1
 const t0 = Date.now()
 
-const server = createServer((req, res) => {
-  let body = ""
-  req.setEncoding("utf8")
-  req.on("data", (d) => (body += d))
-  req.on("end", () => {
-    const answer = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "content-type": "application/json", ...headers })
-      res.end(JSON.stringify(value))
-    }
-    // biome-ignore lint/suspicious/noExplicitAny: a request body of the platform's API
-    let p: any = {}
-    try {
-      p = body === "" ? {} : JSON.parse(body)
-    } catch {
-      return answer(400, { ok: false, error: "invalid_json" })
-    }
-    const path = (req.url ?? "").split("?")[0]!
+serve(
+  (_req, path, p, answer) => {
     const method = channel === "slack" ? (/^\/api\/([\w.]+)$/.exec(path)?.[1] ?? "") : /\/messages$/.test(path) ? "messages" : ""
     const chat = channel === "slack" ? p.channel : p.to
     if (typeof chat !== "string" || chat === "" || !["chat.postMessage", "chat.update", "messages"].includes(method)) {
@@ -81,20 +65,7 @@ const server = createServer((req, res) => {
     return channel === "slack"
       ? answer(200, { ok: true, channel: chat, ts: id })
       : answer(200, { messaging_product: "whatsapp", contacts: [{ input: chat, wa_id: chat }], messages: [{ id }] })
-  })
-})
+  },
+  () => ({ calls: Object.fromEntries(calls), texts: Object.fromEntries([...shown].map(([chat, ms]) => [chat, ms.map((m) => m.text)])) })
+)
 
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address()
-  console.log(JSON.stringify({ url: `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}` }))
-})
-createInterface({ input: process.stdin }).on("line", (l) => {
-  if (l.trim() === "stats") {
-    const texts = Object.fromEntries([...shown].map(([chat, ms]) => [chat, ms.map((m) => m.text)]))
-    console.log(JSON.stringify({ stats: { calls: Object.fromEntries(calls), texts } }))
-  }
-})
-process.once("SIGTERM", () => {
-  server.closeAllConnections()
-  server.close(() => process.exit(0))
-})

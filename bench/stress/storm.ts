@@ -19,8 +19,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { start } from "../streaming/procs.js"
 import { startGateway } from "./gateway.js"
+import { checkChat, peakPerSecond, unasked, untilAnswered } from "./stormJudge.js"
 import type { Call } from "./fakeTelegram.js"
-import { answerFor } from "./faultyFake.js"
 
 export interface StormOptions {
   readonly chats: number
@@ -47,7 +47,6 @@ export interface StormResult {
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const squash = (s: string) => s.replace(/\s+/g, "")
 const GAP_MS = 900
 
 /** The expected and delivered text per chat, and the rate, from the two fakes' records. */
@@ -64,21 +63,10 @@ export const judge = (
   const all: Array<number> = []
   for (const [c, chatId] of chatIds.entries()) {
     const list = calls[chatId] ?? []
-    const asked = prompts.filter((p) => p.startsWith(`chat${c} `))
-    for (const p of new Set(asked)) {
-      const n = asked.filter((x) => x === p).length
-      if (n !== 1) failures.push(`chat ${chatId}: "${p}" reached the model ${n} times`)
-    }
-    const expected = asked.map((p) => answerFor(p, words).join("")).join("")
     const delivered = list.filter((x) => x.taken && x.method === "sendMessage").map((x) => x.text ?? "").join("")
-    if (squash(delivered) !== squash(expected)) {
-      mismatched++
-      const a = squash(delivered)
-      const b = squash(expected)
-      let i = 0
-      while (i < a.length && a[i] === b[i]) i++
-      failures.push(`chat ${chatId}: delivered ${a.length} characters against ${b.length} expected, first difference at ${i}: ${JSON.stringify(a.slice(i, i + 40))} vs ${JSON.stringify(b.slice(i, i + 40))}`)
-    }
+    const chat = checkChat(c, chatId, prompts, delivered, words)
+    failures.push(...chat.failures)
+    if (chat.mismatched) mismatched++
     for (let i = 1; i < list.length; i++) {
       const gap = list[i]!.t - list[i - 1]!.t
       minGapMs = Math.min(minGapMs, gap)
@@ -87,13 +75,7 @@ export const judge = (
     all.push(...list.map((x) => x.t))
   }
   if (gapsUnder900 > 0) failures.push(`${gapsUnder900} requests to a chat less than ${GAP_MS} ms after the one before (smallest gap ${minGapMs} ms)`)
-  all.sort((a, b) => a - b)
-  let peakPerSecond = 0
-  for (let i = 0, j = 0; j < all.length; j++) {
-    while (all[j]! - all[i]! >= 1000) i++
-    peakPerSecond = Math.max(peakPerSecond, j - i + 1)
-  }
-  return { failures, minGapMs, gapsUnder900, mismatched, peakPerSecond }
+  return { failures, minGapMs, gapsUnder900, mismatched, peakPerSecond: peakPerSecond(all) }
 }
 
 export const runStorm = async (o: StormOptions): Promise<StormResult> => {
@@ -134,20 +116,7 @@ export const runStorm = async (o: StormOptions): Promise<StormResult> => {
         prompts: (JSON.parse(m) as { stats: { prompts: Array<string> } }).stats.prompts
       }
     }
-    // Until every chat has its answers (or the deadline): a reply costs a chat up to ~50 requests
-    // at one a second (drafts and messages, about half of them refused), more on a loaded machine.
-    const deadline = Date.now() + (o.questions * 60 + 60) * 1000
-    let last = await read()
-    for (;;) {
-      const j = judge(last.calls, last.prompts, chatIds, o.words)
-      const asked = last.prompts.length >= o.chats * o.questions
-      if ((asked && j.mismatched === 0) || Date.now() > deadline) break
-      await new Promise((r) => setTimeout(r, 1000))
-      last = await read()
-    }
-    // A moment more: anything sent twice after the last expected message would show now.
-    await new Promise((r) => setTimeout(r, 3000))
-    last = await read()
+    const last = await untilAnswered(read, (r) => judge(r.calls, r.prompts, chatIds, o.words).mismatched, o)
     const j = judge(last.calls, last.prompts, chatIds, o.words)
     const every = Object.values(last.calls).flat()
     return {
@@ -158,7 +127,7 @@ export const runStorm = async (o: StormOptions): Promise<StormResult> => {
       gapsUnder900: j.gapsUnder900,
       peakPerSecond: j.peakPerSecond,
       mismatched: j.mismatched,
-      failures: [...(last.prompts.length < o.chats * o.questions ? [`${last.prompts.length} of ${o.chats * o.questions} questions reached the model`] : []), ...j.failures],
+      failures: [...unasked(last.prompts, o), ...j.failures],
       ms: Date.now() - t0
     }
   } finally {

@@ -27,10 +27,10 @@ export const external = (principal: string, stored: string): string => {
 /** Whether a client may name a conversation `id` (the `@` prefix is the store's). */
 export const reserved = (id: string): boolean => id.startsWith("@")
 
-/** Events as `principal` sees them (its own ids); the events themselves for `local`. */
-export const eventsFor = <E extends { readonly conversationId: string }>(principal: string): ((events: ReadonlyArray<E>) => ReadonlyArray<E>) =>
-  principal === Auth.LOCAL ? (events) => events : (events) => events.map((e) => ({ ...e, conversationId: external(principal, e.conversationId) }))
-
-/** One event as `principal` sees it. */
+/** One event as `principal` sees it (its own id); the event itself for `local`. */
 export const eventFor = <E extends { readonly conversationId: string }>(principal: string, e: E): E =>
   principal === Auth.LOCAL ? e : { ...e, conversationId: external(principal, e.conversationId) }
+
+/** Events as `principal` sees them; the array itself for `local` (no copy on its hot path). */
+export const eventsFor = <E extends { readonly conversationId: string }>(principal: string): ((events: ReadonlyArray<E>) => ReadonlyArray<E>) =>
+  principal === Auth.LOCAL ? (events) => events : (events) => events.map((e) => eventFor(principal, e))

@@ -151,9 +151,8 @@ export const routes = (state: State) => {
       })
       if (turn instanceof OpenAiRequest.InvalidRequest) return invalidResponse(turn)
       const conversationId = given ?? `chatcmpl-${randomUUID()}`
-      const accepted = yield* Requests.send(state, who, conversationId, turn.text, { request: turn.request })
-      // The id the store keeps (ids are per principal); the accepted message is in it now.
-      const stored = yield* Requests.checkOwner(state, who, conversationId, false)
+      // `stored`: the id the store keeps (ids are per principal).
+      const { accepted, stored } = yield* Requests.sendAs(state, who, conversationId, turn.text, { request: turn.request })
       const created = Math.floor(Date.now() / 1000)
       // A new exchange's completion id is its conversation id (the header's); a continued one names its message.
       const id = given === undefined ? conversationId : `chatcmpl-${accepted.messageId}`

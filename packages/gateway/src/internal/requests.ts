@@ -101,20 +101,21 @@ export interface SendExtras {
 /**
  * Sends `text` as `principal`: owner and run-cap checks, then the send (`admitted`: the slot is
  * reserved at the check, so a burst of sends on any transports never starts more runs than the
- * cap allows). Blank text is refused.
+ * cap allows). Blank text is refused. Gives the acceptance (with the id as the client gave it) and
+ * the id the store keeps.
  */
-export const send = (
+export const sendAs = (
   state: State,
   principal: string,
   conversationId: string,
   text: string,
   extras: SendExtras = {}
-): Effect.Effect<Conversations.Accepted, Refused> =>
+): Effect.Effect<{ readonly accepted: Conversations.Accepted; readonly stored: string }, Refused> =>
   Effect.gen(function* () {
     if (state.isShuttingDown()) return yield* Effect.fail(refused("ShuttingDown", "the gateway is shutting down", 503))
     if (text.trim() === "") return yield* Effect.fail(refused("BadFrame", "text: must not be empty or only whitespace", 400))
     const stored = yield* checkOwner(state, principal, conversationId, true)
-    return yield* admitted(
+    const accepted = yield* admitted(
       state,
       principal,
       stored,
@@ -130,12 +131,16 @@ export const send = (
           Effect.catchTags({
             MailboxFull: (e) => Effect.fail(mailboxFull(e)),
             StoreError: (e) => Effect.fail(storeFailure(e))
-          }),
-          Effect.map((accepted) => ({ ...accepted, conversationId }))
+          })
         ),
-      (accepted) => ({ ...accepted, conversationId: stored })
+      (accepted) => accepted
     )
+    return { accepted: { ...accepted, conversationId }, stored }
   })
+
+/** `sendAs`, answering with the acceptance only. */
+export const send = (state: State, principal: string, conversationId: string, text: string, extras: SendExtras = {}) =>
+  Effect.map(sendAs(state, principal, conversationId, text, extras), (r) => r.accepted)
 
 export const stop = (state: State, principal: string, conversationId: string, runId?: string) =>
   checkOwner(state, principal, conversationId, false).pipe(
