@@ -91,7 +91,14 @@ export interface ConversationStoreService {
    * crash, or a shutdown with messages still queued), in seq order per conversation; messages sent
    * with a turn request (`callerBound`) are left out. The runtime queues them again when it starts.
    */
-  readonly unanswered: () => Effect.Effect<ReadonlyArray<UnansweredTurn>, StoreError>
+  readonly unanswered: (conversationId?: string) => Effect.Effect<ReadonlyArray<UnansweredTurn>, StoreError>
+  /**
+   * Crash recovery of ONE conversation, for a store several processes share (PostgreSQL under a
+   * cluster): the process that takes the conversation over closes the runs a dead owner left
+   * `running`, as a store that one process owns does for all of them when it opens. Absent:
+   * the store recovers when it opens.
+   */
+  readonly recover?: (conversationId: string) => Effect.Effect<void, StoreError>
 }
 
 /** @category tags */

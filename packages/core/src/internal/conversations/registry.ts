@@ -22,6 +22,8 @@ export interface Registry {
   /** The actor if it is active (no lease). */
   readonly peek: (conversationId: string) => A.Actor | undefined
   readonly size: () => number
+  /** Drops the actor now (passivated once its last lease goes); the next lease loads it afresh. */
+  readonly invalidate: (conversationId: string) => Effect.Effect<void>
 }
 
 export const make = (
@@ -59,6 +61,15 @@ export const make = (
       // A failed load must not stay cached for idleTimeToLive: drop the entry so the next lease retries.
       lease: (id) => RcMap.get(map, id).pipe(Effect.tapError(() => RcMap.invalidate(map, id))),
       peek: (id) => active.get(id),
-      size: () => active.size
+      size: () => active.size,
+      invalidate: (id) =>
+        Effect.zipRight(
+          RcMap.invalidate(map, id),
+          Effect.sync(() => {
+            // Its readers' streams end now, not when their leases go.
+            active.get(id)?.fanout.close()
+            active.delete(id)
+          })
+        )
     }
   })

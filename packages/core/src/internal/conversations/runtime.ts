@@ -16,7 +16,8 @@ import {
   type MessageRecord,
   type Regenerated,
   type SendOptions,
-  titleOf
+  titleOf,
+  type UnansweredTurn
 } from "../../Conversation.js"
 import {
   ConversationBusy,
@@ -44,7 +45,14 @@ const lastReplyIndex = (ms: ReadonlyArray<MessageRecord>): number => {
 }
 
 /** The layer options, documented on `Conversations.Options`. */
-export type RuntimeOptions = Options
+export interface RuntimeOptions extends Options {
+  /**
+   * Queue the turns the store holds unanswered for every conversation when the runtime starts
+   * (default true). A runtime that shares its store with other processes (a cluster runner) takes
+   * conversations over one at a time instead (`adopt`).
+   */
+  readonly requeueAtStart?: boolean | undefined
+}
 
 export const make = (options: RuntimeOptions = {}) =>
   Effect.gen(function* () {
@@ -437,8 +445,7 @@ export const make = (options: RuntimeOptions = {}) =>
      * shutdown with messages waiting behind a run): queued again, in their order, with the runId
      * their UserMessage already carries, so each accepted message is answered exactly once.
      */
-    const requeue = Effect.gen(function* () {
-      const turns = yield* store.unanswered()
+    const requeueTurns = (turns: ReadonlyArray<UnansweredTurn>) => Effect.gen(function* () {
       if (turns.length === 0) return
       const byConversation = new Map<string, Array<(typeof turns)[number]>>()
       for (const t of turns) {
@@ -463,7 +470,56 @@ export const make = (options: RuntimeOptions = {}) =>
       )
       yield* Effect.logInfo(`queued again ${turns.length} turns of ${byConversation.size} conversations accepted before the last stop`)
     })
-    yield* requeue.pipe(Effect.catchAll((e) => Effect.logWarning("could not queue the turns accepted before the last stop", e.message)))
+    if (options.requeueAtStart !== false) {
+      yield* Effect.flatMap(store.unanswered(), requeueTurns).pipe(
+        Effect.catchAll((e) => Effect.logWarning("could not queue the turns accepted before the last stop", e.message))
+      )
+    }
+
+    // ---- hosting one conversation among several processes (a cluster runner) ----------------
+
+    /**
+     * This process now owns `conversationId`: unless its actor is already here, close what a dead
+     * owner left running (`ConversationStore.recover`) and queue the turns it accepted and never
+     * started, each once.
+     */
+    const adopt = (conversationId: string): Effect.Effect<void, StoreError> =>
+      Effect.suspend(() => {
+        if (registry.peek(conversationId) !== undefined) return Effect.void
+        return Effect.zipRight(
+          store.recover?.(conversationId) ?? Effect.void,
+          Effect.flatMap(store.unanswered(conversationId), requeueTurns)
+        )
+      })
+
+    /**
+     * This process no longer owns `conversationId`: queued turns are dropped from memory (they
+     * stay unanswered in the store, for the next owner), a running run ends as interrupted and is
+     * committed, and the actor goes (its readers' streams end), so nothing here writes it again.
+     */
+    const release = (conversationId: string): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const a = registry.peek(conversationId)
+        if (a === undefined) return
+        yield* a.sendLock.withPermits(1)(
+          Effect.sync(() => {
+            a.queue = []
+            a.queued = 0
+          })
+        )
+        const run = a.run
+        if (run !== undefined) {
+          run.stopReason ??= "interrupted"
+          if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
+          yield* Deferred.await(run.ended)
+        }
+        yield* registry.invalidate(conversationId)
+      })
+    /** Whether the conversation has work here (a run, or turns queued). */
+    const busy = (conversationId: string) => {
+      const a = registry.peek(conversationId)
+      return a !== undefined && (a.run !== undefined || a.queued > 0)
+    }
 
     const service: ConversationsService = { send, stop, subscribe, history, list, owner, update, remove, regenerate, edit }
     const feed: ConversationFeedService = { listen }
@@ -476,6 +532,7 @@ export const make = (options: RuntimeOptions = {}) =>
       /** Events waiting in each subscriber's outbox of an active conversation (tests). */
       outboxLengths: (id: string) => registry.peek(id)?.fanout.outboxLengths() ?? [],
       /** Activate an actor without sending (benches). */
-      activate: (id: string) => Effect.scoped(Effect.asVoid(registry.lease(id)))
+      activate: (id: string) => Effect.scoped(Effect.asVoid(registry.lease(id))),
+      host: { adopt, release, busy }
     }
   })

@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as SqlError from "@effect/sql/SqlError"
 import { Clock, Effect, Layer } from "effect"
 import type * as Store from "../../ConversationStore.js"
 import { ConversationStore } from "../../ConversationStore.js"
@@ -10,84 +9,8 @@ import { type DataDirLocked, EventsExpired, StoreError } from "../../Conversatio
 import * as Lock from "./lock.js"
 import { applyDraft, type ReplyEvent } from "../../ReplyEvent.js"
 import { migrate } from "./migrations.js"
+import { type ConversationRow, conversationOf, conversationOrder, type MessageRow, messageOf, type RunRow, runOf, toStoreError } from "../../internal/storeRows.js"
 import { open, type SqliteDb } from "./db.js"
-
-interface ConversationRow {
-  readonly id: string
-  readonly owner: string | null
-  readonly title: string
-  readonly next_seq: number
-  readonly queue_mode: string
-  readonly settings: string | null
-  readonly created_at: number
-  readonly updated_at: number
-  readonly pruned_before: number
-  readonly system: string | null
-  readonly model: string | null
-}
-interface MessageRow {
-  readonly id: string
-  readonly conversation_id: string
-  readonly seq: number
-  readonly role: string
-  readonly text: string
-  readonly run_id: string | null
-  readonly status: string
-  readonly interrupted: number
-  readonly at: number
-  readonly client_message_id?: string | null
-  readonly superseded: number
-  readonly error?: string | null
-  readonly caller_bound?: number
-}
-interface RunRow {
-  readonly id: string
-  readonly conversation_id: string
-  readonly first_seq: number
-  readonly status: string
-  readonly started_at: number
-  readonly ended_at: number | null
-}
-
-const toStoreError = (e: SqlError.SqlError | unknown) =>
-  new StoreError({ message: e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ""}` : String(e) })
-
-const conversationOf = (r: ConversationRow): Store.ConversationRecord => ({
-  id: r.id,
-  owner: r.owner ?? undefined,
-  title: r.title,
-  nextSeq: r.next_seq,
-  queueMode: r.queue_mode as Store.ConversationRecord["queueMode"],
-  settings: r.settings === null ? undefined : JSON.parse(r.settings),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  prunedBefore: r.pruned_before,
-  ...(r.system === null ? {} : { system: r.system }),
-  ...(r.model === null ? {} : { model: r.model })
-})
-const messageOf = (r: MessageRow): Store.MessageRecord => ({
-  ...(r.client_message_id == null ? {} : { clientMessageId: r.client_message_id }),
-  id: r.id,
-  conversationId: r.conversation_id,
-  seq: r.seq,
-  role: r.role as "user" | "assistant",
-  text: r.text,
-  runId: r.run_id ?? undefined,
-  status: r.status as Store.MessageRecord["status"],
-  interrupted: r.interrupted === 1,
-  at: r.at,
-  ...(r.superseded === 1 ? { superseded: true } : {}),
-  ...(r.error == null ? {} : { error: JSON.parse(r.error) as { tag: string; message: string } }),
-  ...(r.caller_bound === 1 ? { callerBound: true } : {})
-})
-const runOf = (r: RunRow): Store.RunRecord => ({
-  id: r.id,
-  conversationId: r.conversation_id,
-  firstSeq: r.first_seq,
-  status: r.status as Store.RunStatus,
-  startedAt: r.started_at,
-  endedAt: r.ended_at ?? undefined
-})
 
 const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
   Effect.gen(function* () {
@@ -251,12 +174,13 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
       WHERE m.role = 'user' AND m.superseded = 0 AND m.caller_bound = 0 AND m.run_id IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = m.run_id)
       ORDER BY m.conversation_id, m.seq`)
-    const unanswered = () =>
+    const unanswered = (conversationId?: string) =>
       Effect.try({
         try: () => {
           const turns: Array<{ conversationId: string; runId: string; messages: Array<{ messageId: string; text: string }> }> = []
           const rows = unansweredStmt.all() as Array<{ conversation_id: string; run_id: string; id: string; text: string }>
           for (const r of rows) {
+            if (conversationId !== undefined && r.conversation_id !== conversationId) continue
             const last = turns.at(-1)
             if (last !== undefined && last.runId === r.run_id) last.messages.push({ messageId: r.id, text: r.text })
             else turns.push({ conversationId: r.conversation_id, runId: r.run_id, messages: [{ messageId: r.id, text: r.text }] })
@@ -355,31 +279,6 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
 
     return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list, remove, unanswered })
   })
-
-/**
- * Messages in conversation order: runs in the order their first message arrived, each run's user
- * messages then its reply. (By seq alone, a message queued during a run would come before the
- * reply it did not see.)
- */
-export const conversationOrder = (ms: ReadonlyArray<Store.MessageRecord>): ReadonlyArray<Store.MessageRecord> => {
-  const groups = new Map<string, Array<Store.MessageRecord>>()
-  const out: Array<Array<Store.MessageRecord>> = []
-  for (const m of ms) {
-    const key = m.runId ?? `message:${m.id}`
-    let g = groups.get(key)
-    if (g === undefined) {
-      g = []
-      groups.set(key, g)
-      out.push(g)
-    }
-    if (m.role === "user") {
-      const firstReply = g.findIndex((x) => x.role === "assistant")
-      if (firstReply >= 0) g.splice(firstReply, 0, m)
-      else g.push(m)
-    } else g.push(m)
-  }
-  return out.flat()
-}
 
 const storeOn = (filename: string, options: Store.RetentionOptions) =>
   Effect.flatMap(Effect.mapError(open(filename), toStoreError), (handle) => make(handle, options))

@@ -1,0 +1,193 @@
+/**
+ * `Conversations` on several processes: each conversation is an `@effect/cluster` entity,
+ * sharded over the runners that share one PostgreSQL database, and every runner serves any
+ * caller. Above the interface nothing changes: the gateway, the channels and the CLI use the same
+ * `Conversations` service as on one process.
+ *
+ * - Writes and streams go to the conversation's owner (the runner holding its shard), which runs
+ *   it on its local runtime over the shared store (`@sluice/core/pg/PgStore`); reads that need no
+ *   owner (`list`, `owner`) go to the store.
+ * - `subscribe` has the same seqs and the same exact resume as on one process: a stream cut by a
+ *   runner that stopped or died is resumed from the last seq it delivered, on the new owner, with
+ *   no gap and no duplicate.
+ * - A send is idempotent across runners: one without a `clientMessageId` gets one, so a retry
+ *   after a lost answer returns the first acceptance instead of queueing the message twice.
+ * - Failover: a runner that stops hands its shards over; one that is killed is detected by the
+ *   others' health checks (tuned here to answer again within seconds, not the 0.60 defaults'
+ *   half-minute), and the new owner closes its runs as interrupted and answers what it had
+ *   accepted and not started, each once.
+ *
+ * @since 0.2.0
+ */
+import { randomUUID } from "node:crypto"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Stream } from "effect"
+import type { Accepted, HistoryMessage, Regenerated } from "../Conversation.js"
+import {
+  ConversationBusy,
+  ConversationNotFound,
+  EventsExpired,
+  MailboxFull,
+  MessageNotFound,
+  StoreError
+} from "../ConversationError.js"
+import * as Conversations from "../Conversations.js"
+import { ConversationStore, type RetentionOptions } from "../ConversationStore.js"
+import * as runtime from "../internal/conversations/runtime.js"
+import type { Model } from "../Model.js"
+import * as PgStore from "../pg/PgStore.js"
+import type { ReplyEvent } from "../ReplyEvent.js"
+import * as Entity from "./internal/entity.js"
+
+export interface Options extends Conversations.Options, RetentionOptions {
+  /** The PostgreSQL database every runner shares: `postgres://user:password@host:port/database`. */
+  readonly databaseUrl: Redacted.Redacted<string>
+  /** Where the other runners reach this one (default host 127.0.0.1). */
+  readonly runnerHost?: string | undefined
+  readonly runnerPort: number
+  /** Where this runner listens, when not its `runnerHost` (e.g. 0.0.0.0 behind NAT). */
+  readonly listenHost?: string | undefined
+  /** An entity with no request for this long is put away (default 5 minutes). */
+  readonly entityMaxIdleTime?: Duration.DurationInput | undefined
+  /** `@effect/cluster` settings over the tuned defaults below (`failoverSharding`). */
+  readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  /** How long a call waits for a conversation's owner to answer again (failover) before failing (default 20 s). */
+  readonly ownerWait?: Duration.DurationInput | undefined
+}
+
+/**
+ * Health checks every second (a killed runner refuses pings at once; five retries 0.5 s apart
+ * then mark it unhealthy), assignments refreshed every second, shard locks renewed every 2 s and
+ * expiring after 6 s: a killed runner's conversations answer again within a few seconds.
+ */
+export const failoverSharding: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  runnerHealthCheckInterval: Duration.seconds(1),
+  refreshAssignmentsInterval: Duration.seconds(1),
+  shardLockRefreshInterval: Duration.seconds(2),
+  shardLockExpiration: Duration.seconds(6),
+  entityTerminationTimeout: Duration.seconds(10),
+  sendRetryInterval: Duration.millis(100)
+}
+
+/** This runner's local runtime (the entity handlers run on it). */
+class Local extends Context.Tag("@sluice/core/cluster/Local")<Local, Effect.Effect.Success<ReturnType<typeof runtime.make>>>() {}
+
+const isDomain = (e: unknown): boolean =>
+  e instanceof StoreError ||
+  e instanceof MailboxFull ||
+  e instanceof EventsExpired ||
+  e instanceof ConversationBusy ||
+  e instanceof ConversationNotFound ||
+  e instanceof MessageNotFound
+
+const describe = (e: unknown) =>
+  typeof e === "object" && e !== null && "_tag" in e ? `${String(e._tag)}${"message" in e && e.message ? `: ${String(e.message)}` : ""}` : String(e)
+
+const makeClient = (options: Options) =>
+  Effect.gen(function* () {
+    const store = yield* ConversationStore
+    const entity = yield* Entity.Conversation.client
+    const wait = Duration.toMillis(Duration.decode(options.ownerWait ?? "20 seconds"))
+    const retries = Math.max(1, Math.ceil(wait / 250))
+
+    /**
+     * A call to the owner: a cluster failure (no owner yet, owner gone) is retried until an owner
+     * answers or `ownerWait` passes; the conversation's own errors are the caller's.
+     */
+    const call = <A, E>(what: string, conversationId: string, f: () => Effect.Effect<A, E | unknown>) =>
+      f().pipe(
+        Effect.retry({ while: (e) => !isDomain(e), schedule: Schedule.spaced("250 millis"), times: retries }),
+        Effect.catchIf(
+          (e) => !isDomain(e),
+          (e) => Effect.fail(new StoreError({ message: `cluster: ${what} ${conversationId}: no runner answered (${describe(e)})` }))
+        )
+      ) as Effect.Effect<A, E | StoreError>
+
+    const send: Conversations.ConversationsService["send"] = (conversationId, text, opts = {}) =>
+      call("send to", conversationId, () =>
+        entity(conversationId).Send({
+          text,
+          // A retry after a lost answer must not queue the message again.
+          options: opts.clientMessageId === undefined ? { ...opts, clientMessageId: `cluster:${randomUUID()}` } : opts
+        })
+      ) as Effect.Effect<Accepted, MailboxFull | StoreError>
+
+    const subscribe: Conversations.ConversationsService["subscribe"] = (conversationId, opts) =>
+      Stream.suspend(() => {
+        let last = Math.max(0, opts?.fromSeq ?? 0)
+        const attempt = (): Stream.Stream<ReplyEvent, StoreError | EventsExpired> =>
+          (entity(conversationId).Subscribe({ fromSeq: last }) as Stream.Stream<ReplyEvent, unknown>).pipe(
+            Stream.mapChunks((chunk) => {
+              for (const ev of chunk) last = ev.seq
+              return chunk
+            }),
+            // The owner stopped or died: this stream resumes from `last` on the next owner.
+            Stream.catchAll((e) => (isDomain(e) ? Stream.fail(e as StoreError | EventsExpired) : Stream.empty)),
+            Stream.concat(
+              Stream.unwrap(
+                Effect.gen(function* () {
+                  // A stream that ended because the conversation was deleted ends here too.
+                  if (last > 0 && (yield* store.load(conversationId)) === undefined) return Stream.empty
+                  yield* Effect.sleep("250 millis")
+                  return attempt()
+                })
+              )
+            )
+          )
+        return attempt()
+      })
+
+    const service: Conversations.ConversationsService = {
+      send,
+      stop: (id, runId) => call("stop", id, () => entity(id).Stop(runId === undefined ? {} : { runId })),
+      subscribe,
+      history: (id) => call("history of", id, () => entity(id).History()) as Effect.Effect<ReadonlyArray<HistoryMessage>, StoreError>,
+      list: (o) => store.list(o),
+      owner: (id) => Effect.map(store.load(id), (r) => r?.owner),
+      update: (id, patch) => call("update", id, () => entity(id).Update({ patch })),
+      remove: (id) => call("remove", id, () => entity(id).Remove()),
+      regenerate: (id, o = {}) =>
+        call("regenerate", id, () => entity(id).Regenerate({ options: o })) as Effect.Effect<
+          Regenerated,
+          ConversationBusy | ConversationNotFound | MessageNotFound | StoreError
+        >,
+      edit: (id, messageId, text, o = {}) =>
+        call("edit", id, () => entity(id).Edit({ messageId, text, options: o })) as Effect.Effect<
+          Accepted,
+          ConversationBusy | ConversationNotFound | MessageNotFound | MailboxFull | StoreError
+        >
+    }
+    return service
+  })
+
+/**
+ * A runner: this process hosts its share of the conversations and serves every caller. Needs a
+ * `Model`; provides `Conversations` and the shared `ConversationStore`.
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Conversations.Conversations | ConversationStore, StoreError, Model> => {
+  const address = RunnerAddress.make(options.runnerHost ?? "127.0.0.1", options.runnerPort)
+  const sharding = NodeClusterSocket.layer({
+    storage: "sql",
+    shardingConfig: {
+      ...failoverSharding,
+      ...options.sharding,
+      runnerAddress: Option.some(address),
+      ...(options.listenHost === undefined ? {} : { runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost, options.runnerPort)) })
+    }
+  }).pipe(Layer.provide(PgClient.layer({ url: options.databaseUrl, applicationName: "sluice-cluster" })))
+  const local = Layer.scoped(Local, runtime.make({ ...options, requeueAtStart: false }))
+  const entities = Layer.unwrapEffect(
+    Effect.map(Local, (rt) => Entity.layer(rt.service, rt.host, { maxIdleTime: options.entityMaxIdleTime }))
+  )
+  const client = Layer.effect(Conversations.Conversations, makeClient(options))
+  return Layer.mergeAll(client, entities).pipe(
+    Layer.provide(local),
+    Layer.provide(sharding),
+    Layer.provideMerge(PgStore.layer({ ...options, url: options.databaseUrl })),
+    Layer.mapError((e) => (e instanceof StoreError ? e : new StoreError({ message: `cluster: ${describe(e)}` })))
+  )
+}

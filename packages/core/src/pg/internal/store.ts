@@ -1,0 +1,282 @@
+/**
+ * `ConversationStore` on PostgreSQL (`@effect/sql-pg`), for several gateway processes sharing one
+ * database (the cluster). Same tables and semantics as the SQLite store, with two differences a
+ * shared store needs:
+ *
+ * - Crash recovery is per conversation (`recover`), run by the process that takes the
+ *   conversation over, never at open: at open, another live process may be running any of them.
+ * - The conversation's row is locked (`FOR UPDATE`) by recovery, and every event insert is checked
+ *   by the unique (conversation_id, seq) index, so two writers of one conversation (which the
+ *   cluster's shard locks exclude) could at worst fail a commit, never interleave seqs.
+ *
+ * @internal
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { Clock, Effect, Layer, type Redacted } from "effect"
+import type { HistoryMessage } from "../../Conversation.js"
+import { EventsExpired, StoreError } from "../../ConversationError.js"
+import type * as Store from "../../ConversationStore.js"
+import { ConversationStore } from "../../ConversationStore.js"
+import {
+  type ConversationRow,
+  conversationOf,
+  conversationOrder,
+  type MessageRow,
+  messageOf,
+  type RunRow,
+  runOf,
+  toStoreError
+} from "../../internal/storeRows.js"
+import type { ReplyEvent } from "../../ReplyEvent.js"
+import { migrate } from "./migrations.js"
+
+export interface PgOptions extends Store.RetentionOptions {
+  /** `postgres://user:password@host:port/database`. */
+  readonly url: Redacted.Redacted<string>
+  /** Connections in the store's pool (default 10). */
+  readonly maxConnections?: number | undefined
+}
+
+const INT8 = 20
+
+export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) =>
+  Effect.gen(function* () {
+    const retainRuns = Math.max(1, options.retainRuns ?? 100)
+    yield* Effect.mapError(migrate(sql), toStoreError)
+
+    const upsertConversation = (c: Store.ConversationRecord) =>
+      sql`INSERT INTO sluice_conversations
+        (id, owner, title, next_seq, queue_mode, settings, created_at, updated_at, pruned_before, system, model)
+        VALUES (${c.id}, ${c.owner ?? null}, ${c.title}, ${c.nextSeq}, ${c.queueMode},
+          ${c.settings === undefined ? null : JSON.stringify(c.settings)}, ${c.createdAt}, ${c.updatedAt}, 1,
+          ${c.system ?? null}, ${c.model ?? null})
+        ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
+          queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
+          system = excluded.system, model = excluded.model`
+    const upsertMessage = (m: Store.MessageRecord) =>
+      sql`INSERT INTO sluice_messages
+        (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded, error, caller_bound)
+        VALUES (${m.id}, ${m.conversationId}, ${m.seq}, ${m.role}, ${m.text}, ${m.runId ?? null}, ${m.status},
+          ${m.interrupted ? 1 : 0}, ${m.at}, ${m.clientMessageId ?? null}, ${m.superseded === true ? 1 : 0},
+          ${m.error === undefined ? null : JSON.stringify({ tag: m.error.tag, message: m.error.message })},
+          ${m.callerBound === true ? 1 : 0})
+        ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
+          superseded = excluded.superseded, error = excluded.error`
+    const upsertRun = (r: Store.RunRecord) =>
+      sql`INSERT INTO sluice_runs (id, conversation_id, first_seq, status, started_at, ended_at)
+        VALUES (${r.id}, ${r.conversationId}, ${r.firstSeq}, ${r.status}, ${r.startedAt}, ${r.endedAt ?? null})
+        ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`
+    const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) =>
+      evs.length === 0
+        ? Effect.void
+        : sql`INSERT INTO sluice_events ${sql.insert(
+            evs.map((e) => ({ conversation_id: conversationId, seq: e.seq, run_id: e.runId, tag: e._tag, body: JSON.stringify(e) }))
+          )}`
+
+    /** Retention when a run ended: the events of runs past `retainRuns` go (the UserMessages of the oldest kept run stay). */
+    const onRunsEnded = (conversationId: string) =>
+      Effect.gen(function* () {
+        const [cut] = yield* sql<{ first_seq: number }>`SELECT first_seq FROM sluice_runs WHERE conversation_id = ${conversationId}
+          ORDER BY first_seq DESC LIMIT 1 OFFSET ${retainRuns - 1}`
+        if (cut === undefined) return
+        const [firstUser] = yield* sql<{ seq: number | null }>`SELECT MIN(seq) AS seq FROM sluice_events
+          WHERE conversation_id = ${conversationId} AND run_id IN
+          (SELECT id FROM sluice_runs WHERE conversation_id = ${conversationId} AND first_seq >= ${cut.first_seq})`
+        const from = Math.min(cut.first_seq, firstUser?.seq ?? cut.first_seq)
+        yield* sql`DELETE FROM sluice_events WHERE conversation_id = ${conversationId} AND seq < ${from}`
+        yield* sql`UPDATE sluice_conversations SET pruned_before = GREATEST(pruned_before, ${from}) WHERE id = ${conversationId}`
+      })
+
+    const writeOne = (c: Store.Commit) =>
+      Effect.gen(function* () {
+        if (c.conversationChanged !== false) yield* upsertConversation(c.conversation)
+        yield* insertEvents(c.conversation.id, c.events)
+        for (const m of c.messages) yield* upsertMessage(m)
+        for (const r of c.runs) yield* upsertRun(r)
+        if (c.runs.some((r) => r.status !== "running")) yield* onRunsEnded(c.conversation.id)
+      })
+
+    const commitMany = (cs: ReadonlyArray<Store.Commit>): Effect.Effect<void, StoreError> =>
+      cs.length === 0 ? Effect.void : Effect.mapError(sql.withTransaction(Effect.forEach(cs, writeOne, { discard: true })), toStoreError)
+    const commit = (c: Store.Commit) => commitMany([c])
+
+    const nextSeqOf = (row: ConversationRow) =>
+      Effect.map(
+        sql<{ seq: number | null }>`SELECT MAX(seq) AS seq FROM sluice_events WHERE conversation_id = ${row.id}`,
+        // A Drafts-only commit leaves next_seq behind (Commit.conversationChanged): the log has the truth.
+        ([last]) => Math.max(row.next_seq, (last?.seq ?? 0) + 1)
+      )
+
+    const load = (id: string) =>
+      Effect.mapError(
+        Effect.gen(function* () {
+          const [row] = yield* sql<ConversationRow>`SELECT * FROM sluice_conversations WHERE id = ${id}`
+          if (row === undefined) return undefined
+          return conversationOf({ ...row, next_seq: yield* nextSeqOf(row) })
+        }),
+        toStoreError
+      )
+
+    const events = (id: string, afterSeq: number) =>
+      Effect.gen(function* () {
+        const rows = yield* sql<{ body: string }>`SELECT body FROM sluice_events WHERE conversation_id = ${id} AND seq > ${afterSeq}
+          ORDER BY seq`
+        // Read after the events: pruning only moves it up, so a prune that the read may have missed shows here.
+        const [c] = yield* sql<{ pruned_before: number }>`SELECT pruned_before FROM sluice_conversations WHERE id = ${id}`
+        const prunedBefore = c?.pruned_before ?? 1
+        return { rows, prunedBefore }
+      }).pipe(
+        Effect.mapError(toStoreError),
+        Effect.flatMap(({ rows, prunedBefore }): Effect.Effect<ReadonlyArray<ReplyEvent>, EventsExpired> =>
+          afterSeq + 1 < prunedBefore
+            ? Effect.fail(new EventsExpired({ conversationId: id, fromSeq: afterSeq, oldestSeq: prunedBefore }))
+            : Effect.succeed(rows.map((r) => JSON.parse(r.body) as ReplyEvent))
+        )
+      )
+
+    const messages = (id: string) =>
+      sql<MessageRow>`SELECT * FROM sluice_messages WHERE conversation_id = ${id} ORDER BY seq`.pipe(
+        Effect.map((rows) => conversationOrder(rows.map(messageOf))),
+        Effect.mapError(toStoreError)
+      )
+    const history = (id: string) =>
+      Effect.map(messages(id), (ms): ReadonlyArray<HistoryMessage> =>
+        ms.filter((m) => m.superseded !== true).map((m) => ({
+          messageId: m.id,
+          role: m.role,
+          text: m.text,
+          ...(m.runId === undefined ? {} : { runId: m.runId }),
+          status: m.status,
+          interrupted: m.interrupted,
+          at: m.at,
+          ...(m.error === undefined ? {} : { error: m.error })
+        }))
+      )
+
+    const findClientMessage = (id: string, clientMessageId: string) =>
+      sql<{ id: string; seq: number }>`SELECT id, seq FROM sluice_messages
+        WHERE conversation_id = ${id} AND client_message_id = ${clientMessageId}`.pipe(
+        Effect.map(([row]) => (row === undefined ? undefined : { messageId: row.id, seq: row.seq })),
+        Effect.mapError(toStoreError)
+      )
+
+    const unanswered = (conversationId?: string) =>
+      (conversationId === undefined
+        ? sql<{ conversation_id: string; run_id: string; id: string; text: string }>`SELECT m.conversation_id, m.run_id, m.id, m.text
+            FROM sluice_messages m WHERE m.role = 'user' AND m.superseded = 0 AND m.caller_bound = 0 AND m.run_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM sluice_runs r WHERE r.id = m.run_id) ORDER BY m.conversation_id, m.seq`
+        : sql<{ conversation_id: string; run_id: string; id: string; text: string }>`SELECT m.conversation_id, m.run_id, m.id, m.text
+            FROM sluice_messages m WHERE m.conversation_id = ${conversationId} AND m.role = 'user' AND m.superseded = 0
+            AND m.caller_bound = 0 AND m.run_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM sluice_runs r WHERE r.id = m.run_id) ORDER BY m.seq`
+      ).pipe(
+        Effect.map((rows) => {
+          const turns: Array<{ conversationId: string; runId: string; messages: Array<{ messageId: string; text: string }> }> = []
+          for (const r of rows) {
+            const last = turns.at(-1)
+            if (last !== undefined && last.runId === r.run_id) last.messages.push({ messageId: r.id, text: r.text })
+            else turns.push({ conversationId: r.conversation_id, runId: r.run_id, messages: [{ messageId: r.id, text: r.text }] })
+          }
+          return turns
+        }),
+        Effect.mapError(toStoreError)
+      )
+
+    const runs = (id: string) =>
+      sql<RunRow>`SELECT * FROM sluice_runs WHERE conversation_id = ${id} ORDER BY first_seq`.pipe(
+        Effect.map((rows) => rows.map(runOf)),
+        Effect.mapError(toStoreError)
+      )
+
+    const list = (opts?: { readonly owner?: string | undefined }) =>
+      (opts?.owner === undefined
+        ? sql<ConversationRow & { running: boolean }>`SELECT c.*, EXISTS(SELECT 1 FROM sluice_runs r WHERE r.conversation_id = c.id
+            AND r.status = 'running') AS running FROM sluice_conversations c ORDER BY c.updated_at DESC, c.id`
+        : sql<ConversationRow & { running: boolean }>`SELECT c.*, EXISTS(SELECT 1 FROM sluice_runs r WHERE r.conversation_id = c.id
+            AND r.status = 'running') AS running FROM sluice_conversations c WHERE c.owner = ${opts.owner}
+            ORDER BY c.updated_at DESC, c.id`
+      ).pipe(
+        Effect.map((rows) =>
+          rows.map((r) => ({
+            conversationId: r.id,
+            ...(r.owner === null ? {} : { owner: r.owner }),
+            title: r.title,
+            lastSeq: r.next_seq - 1,
+            updatedAt: r.updated_at,
+            running: r.running,
+            ...(r.system === null ? {} : { system: r.system }),
+            ...(r.model === null ? {} : { model: r.model })
+          }))
+        ),
+        Effect.mapError(toStoreError)
+      )
+
+    const remove = (id: string) =>
+      sql
+        .withTransaction(
+          Effect.gen(function* () {
+            yield* sql`DELETE FROM sluice_events WHERE conversation_id = ${id}`
+            yield* sql`DELETE FROM sluice_messages WHERE conversation_id = ${id}`
+            yield* sql`DELETE FROM sluice_runs WHERE conversation_id = ${id}`
+            yield* sql`DELETE FROM sluice_conversations WHERE id = ${id}`
+          })
+        )
+        .pipe(Effect.mapError(toStoreError))
+
+    /**
+     * Closes the runs a dead owner left `running` (Final{interrupted} + RunEnded{interrupted} past
+     * the row's next seq, which covers every Draft it published), under the row's lock.
+     */
+    const recover = (id: string) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        yield* sql.withTransaction(
+          Effect.gen(function* () {
+            const [conv] = yield* sql<ConversationRow>`SELECT * FROM sluice_conversations WHERE id = ${id} FOR UPDATE`
+            if (conv === undefined) return
+            const stale = yield* sql<RunRow>`SELECT * FROM sluice_runs WHERE conversation_id = ${id} AND status = 'running'
+              ORDER BY first_seq`
+            if (stale.length === 0) return
+            let seq = yield* nextSeqOf(conv)
+            for (const run of stale) {
+              const [msg] = yield* sql<MessageRow>`SELECT * FROM sluice_messages WHERE run_id = ${run.id} AND role = 'assistant'`
+              const text = msg?.text ?? ""
+              const base = { conversationId: id, runId: run.id, at: now }
+              yield* insertEvents(id, [
+                { _tag: "Final", ...base, seq: seq++, text, interrupted: true },
+                { _tag: "RunEnded", ...base, seq: seq++, reason: "interrupted" }
+              ])
+              if (msg !== undefined) yield* sql`UPDATE sluice_messages SET status = 'interrupted', interrupted = 1 WHERE id = ${msg.id}`
+              yield* upsertRun({ ...runOf(run), status: "interrupted", endedAt: now })
+            }
+            yield* sql`UPDATE sluice_conversations SET next_seq = ${seq}, updated_at = ${now} WHERE id = ${id}`
+            yield* onRunsEnded(id)
+          })
+        )
+      }).pipe(Effect.mapError(toStoreError))
+
+    return ConversationStore.of({ load, commit, commitMany, events, history, messages, findClientMessage, runs, list, remove, unanswered, recover })
+  })
+
+/** Its own pool: BIGINT columns read as numbers (seqs and millisecond times fit), unlike the cluster's snowflake ids. */
+export const client = (options: PgOptions) =>
+  Effect.gen(function* () {
+    const pg = yield* Effect.promise(() => import("pg"))
+    const types = pg.default.types
+    return yield* PgClient.make({
+      url: options.url,
+      maxConnections: options.maxConnections ?? 10,
+      applicationName: "sluice",
+      types: { getTypeParser: ((oid: number, format?: "text" | "binary") => (oid === INT8 ? Number : types.getTypeParser(oid, format))) as never }
+    })
+  })
+
+export const layer = (options: PgOptions): Layer.Layer<ConversationStore, StoreError> =>
+  Layer.scoped(
+    ConversationStore,
+    Effect.flatMap(Effect.mapError(client(options), (e) => new StoreError({ message: `PostgreSQL: ${e.message}` })), (sql) =>
+      make(sql, options)
+    )
+  ).pipe(Layer.provide(Reactivity.layer))
