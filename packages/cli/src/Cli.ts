@@ -106,17 +106,42 @@ const gateway = Command.make(
       Options.withDescription("Listen port, 0–65535 (0 picks a free one). Default: $SLUICE_PORT, the config's gateway.port, else 8787"),
       Options.optional
     ),
-    dataDir: opts.dataDir
+    dataDir: opts.dataDir,
+    cluster: Options.boolean("cluster").pipe(
+      Options.withDescription("Run as one runner of a cluster: conversations shared by every gateway on the same PostgreSQL database (docs/cluster.md)")
+    ),
+    databaseUrl: Options.redacted("database-url").pipe(
+      Options.withDescription("The cluster's PostgreSQL database, postgres://user:password@host:port/database. Default: $SLUICE_DATABASE_URL, the config's gateway.cluster.databaseUrl"),
+      Options.optional
+    ),
+    runnerHost: Options.text("runner-host").pipe(
+      Options.withDescription("Address the other runners reach this one at. Default: $SLUICE_RUNNER_HOST, the config's gateway.cluster.runnerHost, else 127.0.0.1"),
+      Options.optional
+    ),
+    runnerPort: Options.integer("runner-port").pipe(
+      Options.withDescription("Port for the other runners, 1–65535. Default: $SLUICE_RUNNER_PORT, the config's gateway.cluster.runnerPort, else 34431"),
+      Options.optional
+    )
   },
   (args) =>
-    Effect.flatMap(lazy.gateway, (Gateway) =>
-      Gateway.run({
+    Effect.flatMap(lazy.gateway, (Gateway) => {
+      const clustered = args.cluster || Option.isSome(args.databaseUrl) || Option.isSome(args.runnerPort) || Option.isSome(args.runnerHost)
+      return Gateway.run({
         configFile: Option.getOrUndefined(args.config),
         host: Option.getOrUndefined(args.host),
         port: Option.getOrUndefined(args.port),
-        dataDir: Option.getOrUndefined(args.dataDir)
+        dataDir: Option.getOrUndefined(args.dataDir),
+        ...(clustered
+          ? {
+              cluster: {
+                databaseUrl: Option.getOrUndefined(args.databaseUrl),
+                runnerHost: Option.getOrUndefined(args.runnerHost),
+                runnerPort: Option.getOrUndefined(args.runnerPort)
+              }
+            }
+          : {})
       })
-    )
+    })
 ).pipe(
   Command.withDescription(
     "Run the gateway (HTTP, WebSocket, SSE, channels, web chat). Logs go to stderr, one line per request; --log-format json (or SLUICE_LOG_FORMAT=json) writes JSON lines"

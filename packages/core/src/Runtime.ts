@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { ConfigError } from "effect/ConfigError"
-import { Layer } from "effect"
+import { Effect, Layer, type Redacted } from "effect"
 import * as Config from "./Config.js"
 import * as AnthropicModel from "./anthropic/AnthropicModel.js"
 import type { DataDirLocked, StoreError } from "./ConversationError.js"
@@ -37,3 +37,33 @@ export const layer = (
   SqliteStore.layerConversations({ ...conversationsOptions(options.config), dataDir: options.dataDir }).pipe(
     Layer.provideMerge(AnthropicModel.layerFromEnv(Config.modelOptions(options.config)))
   )
+
+export interface ClusterOptions {
+  readonly config: Config.Config
+  /** The PostgreSQL database the runners share. */
+  readonly databaseUrl: Redacted.Redacted<string>
+  /** Where the other runners reach this one (default 127.0.0.1). */
+  readonly runnerHost?: string | undefined
+  readonly runnerPort: number
+  readonly listenHost?: string | undefined
+}
+
+/**
+ * The same, as one runner of a cluster: conversations sharded over every process on
+ * `databaseUrl` (`@sluice/core/cluster/ClusterConversations`). The cluster's modules load only
+ * when this layer is built.
+ */
+export const layerCluster = (
+  options: ClusterOptions
+): Layer.Layer<Conversations.Conversations | ConversationStore.ConversationStore | Model.Model, StoreError | ConfigError> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("./cluster/ClusterConversations.js")), (Cluster) =>
+      Cluster.layer({
+        ...conversationsOptions(options.config),
+        databaseUrl: options.databaseUrl,
+        runnerHost: options.runnerHost,
+        runnerPort: options.runnerPort,
+        listenHost: options.listenHost
+      })
+    )
+  ).pipe(Layer.provideMerge(AnthropicModel.layerFromEnv(Config.modelOptions(options.config))))

@@ -239,6 +239,57 @@ export interface RunOptions extends Options {
   readonly onListening?: ((info: Info) => void) | undefined
   /** Channel adapters: when given, a ChannelHub runs them and their webhooks are mounted (`/webhooks/…`). */
   readonly adapters?: ReadonlyArray<Channel.Adapter> | undefined
+  /**
+   * Run as one runner of a cluster (docs/cluster.md). `true` takes every setting from the
+   * environment (`SLUICE_DATABASE_URL`, `SLUICE_RUNNER_HOST`, `SLUICE_RUNNER_PORT`) and the config's
+   * `gateway.cluster`; the fields here come first. A config with a `gateway.cluster` section runs
+   * clustered without this.
+   */
+  readonly cluster?: boolean | ClusterRunOptions | undefined
+}
+
+export interface ClusterRunOptions {
+  readonly databaseUrl?: Redacted.Redacted<string> | undefined
+  readonly runnerHost?: string | undefined
+  readonly runnerPort?: number | undefined
+  readonly listenHost?: string | undefined
+}
+
+/** The cluster settings (flags > environment > config file > defaults), or undefined when not clustered. */
+export const resolveCluster = (
+  options: RunOptions,
+  config: CoreConfig.Config,
+  env: Record<string, string | undefined> = process.env
+): Effect.Effect<Omit<CoreRuntime.ClusterOptions, "config"> | undefined, InvalidClusterOptions> => {
+  const section = config.gateway?.cluster
+  const given = typeof options.cluster === "object" ? options.cluster : {}
+  if (options.cluster === undefined || options.cluster === false) {
+    if (section === undefined) return Effect.succeed(undefined)
+  }
+  const databaseUrl = given.databaseUrl ?? secretOf(nonEmpty(env.SLUICE_DATABASE_URL), env) ?? secretOf(section?.databaseUrl, env)
+  if (databaseUrl === undefined) {
+    return Effect.fail(
+      new InvalidClusterOptions({
+        message: "a cluster needs its PostgreSQL database: --database-url postgres://… (or SLUICE_DATABASE_URL, or gateway.cluster.databaseUrl)"
+      })
+    )
+  }
+  if (!/^postgres(ql)?:\/\//.test(Redacted.value(databaseUrl))) {
+    return Effect.fail(new InvalidClusterOptions({ message: "--database-url must be a postgres:// URL" }))
+  }
+  const rawPort = env.SLUICE_RUNNER_PORT
+  const envPort = nonEmpty(rawPort) === undefined ? undefined : /^\d{1,5}$/.test(rawPort!.trim()) ? Number(rawPort) : Number.NaN
+  const runnerPort = given.runnerPort ?? envPort ?? section?.runnerPort ?? 34431
+  if (!Number.isInteger(runnerPort) || runnerPort < 1 || runnerPort > 65535) {
+    const from = given.runnerPort !== undefined ? "--runner-port" : envPort !== undefined ? "SLUICE_RUNNER_PORT" : "gateway.cluster.runnerPort"
+    return Effect.fail(new InvalidClusterOptions({ message: `${from} must be a port number 1–65535, got ${rawPort !== undefined && from === "SLUICE_RUNNER_PORT" ? JSON.stringify(rawPort) : runnerPort}` }))
+  }
+  return Effect.succeed({
+    databaseUrl,
+    runnerPort,
+    runnerHost: given.runnerHost ?? nonEmpty(env.SLUICE_RUNNER_HOST) ?? section?.runnerHost ?? "127.0.0.1",
+    listenHost: given.listenHost ?? section?.listenHost
+  })
 }
 
 /** Flags > environment (`SLUICE_HOST`, `SLUICE_PORT`, `SLUICE_DATA_DIR`, `SLUICE_TOKEN`) > config file > defaults. */
@@ -302,8 +353,11 @@ export const run = (options: RunOptions = {}) =>
       adapters.length === 0
         ? undefined
         : Webhooks.layer.pipe(Layer.provide(ChannelHub.layer({ adapters, config })))
+    const cluster = yield* resolveCluster(options, config)
     const stack = layer({ ...o, routes: o.routes ?? webhooks }).pipe(
-      Layer.provideMerge(CoreRuntime.layer({ config, dataDir: o.dataDir }))
+      Layer.provideMerge(
+        cluster === undefined ? CoreRuntime.layer({ config, dataDir: o.dataDir }) : CoreRuntime.layerCluster({ config, ...cluster })
+      )
     )
     return yield* Layer.launch(
       Layer.scopedDiscard(
@@ -317,7 +371,7 @@ export const run = (options: RunOptions = {}) =>
             yield* Console.log(
               `Sluice gateway listening — web chat: ${info.url}\n` +
                 `  model: ${model.name}${offline ? " (offline demo; set ANTHROPIC_API_KEY for Claude)" : ""}\n` +
-                `  data: ${o.dataDir}   auth: ${o.tokens.length === 0 ? "none (loopback only)" : `${o.tokens.length} token(s)`}` +
+                `  data: ${cluster === undefined ? o.dataDir : `PostgreSQL (cluster runner ${cluster.runnerHost}:${cluster.runnerPort})`}   auth: ${o.tokens.length === 0 ? "none (loopback only)" : `${o.tokens.length} token(s)`}` +
                 (adapters.length === 0 ? "" : `\n  channels: ${adapters.map((a) => `${a.channel}:${a.accountId}`).join(", ")}`)
             )
           }
@@ -349,4 +403,8 @@ export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFail
 }
 
 /** A port from a flag, the environment or the config file must be a whole number 0–65535. */
+/** `--cluster` without what a cluster needs (the database URL), or a bad runner port. */
+export class InvalidClusterOptions extends Schema.TaggedError<InvalidClusterOptions>()("InvalidClusterOptions", {
+  message: Schema.String
+}) {}
 export class InvalidPort extends Schema.TaggedError<InvalidPort>()("InvalidPort", { message: Schema.String }) {}

@@ -33,7 +33,7 @@ const configTags = new Set(["ConfigInvalid", "InvalidConfig", "ConfigError", "Co
 export const codeForTag = (tag: string | undefined): number => {
   if (tag === undefined) return ExitCode.Failure
   if (configTags.has(tag) || /^Config[A-Z]/.test(tag)) return ExitCode.InvalidConfig
-  if (tag === "UsageError" || tag === "InvalidPort") return ExitCode.Usage
+  if (tag === "UsageError" || tag === "InvalidPort" || tag === "InvalidClusterOptions") return ExitCode.Usage
   if (tag === "RemoteUnavailable" || tag === "Unauthorized" || tag === "AuthFailed") return ExitCode.Unavailable
   return ExitCode.Failure
 }

@@ -24,7 +24,7 @@ import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Stream } from "effect"
+import { Cause, Chunk, Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Stream } from "effect"
 import type { Accepted, HistoryMessage, Regenerated } from "../Conversation.js"
 import {
   ConversationBusy,
@@ -75,6 +75,15 @@ export const failoverSharding: Partial<ShardingConfig.ShardingConfig["Type"]> = 
 /** This runner's local runtime (the entity handlers run on it). */
 class Local extends Context.Tag("@sluice/core/cluster/Local")<Local, Effect.Effect.Success<ReturnType<typeof runtime.make>>>() {}
 
+/** A call's transport died under it (retried). */
+class Transient {
+  readonly _tag = "Transient"
+  constructor(readonly props: { readonly defect: unknown }) {}
+  get message() {
+    return describe(this.props.defect)
+  }
+}
+
 const isDomain = (e: unknown): boolean =>
   e instanceof StoreError ||
   e instanceof MailboxFull ||
@@ -99,6 +108,8 @@ const makeClient = (options: Options) =>
      */
     const call = <A, E>(what: string, conversationId: string, f: () => Effect.Effect<A, E | unknown>) =>
       f().pipe(
+        // A runner's socket dying mid-call surfaces as a defect of the transport: retried like the rest.
+        Effect.catchAllDefect((defect) => Effect.fail(new Transient({ defect }))),
         Effect.retry({ while: (e) => !isDomain(e), schedule: Schedule.spaced("250 millis"), times: retries }),
         Effect.catchIf(
           (e) => !isDomain(e),
@@ -120,12 +131,23 @@ const makeClient = (options: Options) =>
         let last = Math.max(0, opts?.fromSeq ?? 0)
         const attempt = (): Stream.Stream<ReplyEvent, StoreError | EventsExpired> =>
           (entity(conversationId).Subscribe({ fromSeq: last }) as Stream.Stream<ReplyEvent, unknown>).pipe(
+            // The cluster re-sends a request whose runner died to the next owner as it was first
+            // made (from the original seq): what this stream already delivered is dropped here.
             Stream.mapChunks((chunk) => {
-              for (const ev of chunk) last = ev.seq
-              return chunk
+              let fresh = true
+              for (const ev of chunk) if (ev.seq <= last) fresh = false
+              const out = fresh ? chunk : Chunk.filter(chunk, (ev) => ev.seq > last)
+              for (const ev of out) last = ev.seq
+              return out
             }),
             // The owner stopped or died: this stream resumes from `last` on the next owner.
-            Stream.catchAll((e) => (isDomain(e) ? Stream.fail(e as StoreError | EventsExpired) : Stream.empty)),
+            Stream.catchAllCause((cause) => {
+              const failure = Cause.failureOption(cause)
+              if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isDomain(failure.value))) {
+                return Stream.failCause(cause as Cause.Cause<StoreError | EventsExpired>)
+              }
+              return Stream.empty // a cluster failure or the transport's defect: resumed below
+            }),
             Stream.concat(
               Stream.unwrap(
                 Effect.gen(function* () {
@@ -178,7 +200,14 @@ export const layer = (options: Options): Layer.Layer<Conversations.Conversations
       runnerAddress: Option.some(address),
       ...(options.listenHost === undefined ? {} : { runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost, options.runnerPort)) })
     }
-  }).pipe(Layer.provide(PgClient.layer({ url: options.databaseUrl, applicationName: "sluice-cluster" })))
+  }).pipe(
+    Layer.provide(PgClient.layer({ url: options.databaseUrl, applicationName: "sluice-cluster" })),
+    // Runners started together on a new database race in the cluster's own table creation
+    // (`CREATE TABLE IF NOT EXISTS` is not safe concurrently in PostgreSQL; it dies, not fails):
+    // the loser builds again, finding the tables there.
+    Layer.catchAllCause((cause) => Layer.fail(Cause.squash(cause))),
+    Layer.retry(Schedule.intersect(Schedule.spaced("500 millis"), Schedule.recurs(10)))
+  )
   const local = Layer.scoped(Local, runtime.make({ ...options, requeueAtStart: false }))
   const entities = Layer.unwrapEffect(
     Effect.map(Local, (rt) => Entity.layer(rt.service, rt.host, { maxIdleTime: options.entityMaxIdleTime }))

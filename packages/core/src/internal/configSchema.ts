@@ -247,6 +247,20 @@ export const Gateway = section({
   tokens: opt(Schema.Array(NonEmptyString)),
   /** A bearer token for `/metrics` (Prometheus scrapers) besides the principals' tokens; `"$NAME"` reads the environment. */
   metricsToken: opt(Secret),
+  /**
+   * Run as one runner of a cluster (docs/cluster.md): conversations sharded over every gateway
+   * sharing this PostgreSQL database. `databaseUrl` may be `"$NAME"` (read from the environment).
+   */
+  cluster: opt(
+    section({
+      databaseUrl: opt(Secret),
+      /** Where the other runners reach this one (default 127.0.0.1). */
+      runnerHost: opt(NonEmptyString),
+      runnerPort: opt(Port),
+      /** Where this runner listens when not `runnerHost` (e.g. 0.0.0.0). */
+      listenHost: opt(NonEmptyString)
+    })
+  ),
   /** Request, frame, rate and backpressure limits (defaults in the gateway's docs/protocol.md). */
   limits: opt(
     section({
