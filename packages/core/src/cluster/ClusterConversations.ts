@@ -50,8 +50,10 @@ export interface Options extends Conversations.Options, RetentionOptions {
   readonly runnerPort: number
   /** Where this runner listens, when not its `runnerHost` (e.g. 0.0.0.0 behind NAT). */
   readonly listenHost?: string | undefined
-  /** An entity with no request for this long is put away (default 5 minutes). */
+  /** An entity with no request for this long is put away (default 1 minute). */
   readonly entityMaxIdleTime?: Duration.DurationInput | undefined
+  /** Conversations resident on this runner at most (default 10,000; see `RunnerFull`). */
+  readonly maxResident?: number | undefined
   /** `@effect/cluster` settings over the tuned defaults below (`failoverSharding`). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
   /** How long a call waits for a conversation's owner to answer again (failover) before failing (default 20 s). */
@@ -114,7 +116,13 @@ const makeClient = (options: Options) =>
         Effect.catchIf(
           (e) => !isDomain(e),
           (e) => Effect.fail(new StoreError({ message: `cluster: ${what} ${conversationId}: no runner answered (${describe(e)})` }))
-        )
+        ),
+        // The cluster also holds a request while it retries on its own (an owner that cannot
+        // start the conversation yet, e.g. at its cap): bounded here too.
+        Effect.timeoutFail({
+          duration: wait,
+          onTimeout: () => new StoreError({ message: `cluster: ${what} ${conversationId}: no runner answered within ${wait} ms` })
+        })
       ) as Effect.Effect<A, E | StoreError>
 
     const send: Conversations.ConversationsService["send"] = (conversationId, text, opts = {}) =>
@@ -210,7 +218,7 @@ export const layer = (options: Options): Layer.Layer<Conversations.Conversations
   )
   const local = Layer.scoped(Local, runtime.make({ ...options, requeueAtStart: false }))
   const entities = Layer.unwrapEffect(
-    Effect.map(Local, (rt) => Entity.layer(rt.service, rt.host, { maxIdleTime: options.entityMaxIdleTime }))
+    Effect.map(Local, (rt) => Entity.layer(rt.service, rt.host, { maxIdleTime: options.entityMaxIdleTime, maxResident: options.maxResident }))
   )
   const client = Layer.effect(Conversations.Conversations, makeClient(options))
   return Layer.mergeAll(client, entities).pipe(

@@ -68,42 +68,81 @@ export interface Host {
   readonly adopt: (conversationId: string) => Effect.Effect<void, StoreError>
   readonly release: (conversationId: string) => Effect.Effect<void>
   readonly busy: (conversationId: string) => boolean
+  /** Nothing going on here: no run, no queued turn, no reader. */
+  readonly idle: (conversationId: string) => boolean
 }
 
 export interface EntityOptions {
-  /** How long an entity with no request stays (default 5 minutes). */
+  /** How long an entity with no request stays (default 1 minute; its actor may stay longer, see `Conversations.Options`). */
   readonly maxIdleTime?: Duration.DurationInput | undefined
+  /**
+   * Conversations resident on this runner at most (default 10,000; `@effect/cluster` 0.60 has no
+   * cap of its own). At the cap a new one puts away the least recently used idle one; when none
+   * is idle, the new one is refused (`RunnerFull`) and its caller retries until `ownerWait`.
+   */
+  readonly maxResident?: number | undefined
 }
 
+/** A runner whose every resident conversation is busy refused one more (see `EntityOptions.maxResident`). */
+export class RunnerFull extends Schema.TaggedError<RunnerFull>()("RunnerFull", { message: Schema.String }) {}
+
 /** The entity's handlers on this runner's local runtime. */
-export const layer = (service: ConversationsService, host: Host, options: EntityOptions = {}) =>
-  Conversation.toLayer(
+export const layer = (service: ConversationsService, host: Host, options: EntityOptions = {}) => {
+  const cap = Math.max(1, options.maxResident ?? 10_000)
+  /** Resident conversations, least recently used first (a Map keeps insertion order). */
+  const resident = new Map<string, true>()
+  const touch = (id: string) => {
+    resident.delete(id)
+    resident.set(id, true)
+  }
+  /** Room for `id`: at the cap, the least recently used idle conversation is put away. */
+  const makeRoom = (id: string) =>
+    Effect.gen(function* () {
+      if (resident.has(id) || resident.size < cap) return
+      for (const old of resident.keys()) {
+        if (!host.idle(old)) continue
+        resident.delete(old)
+        yield* host.release(old)
+        return
+      }
+      return yield* Effect.die(new RunnerFull({ message: `this runner holds its cap of ${cap} conversations, every one busy` }))
+    })
+  return Conversation.toLayer(
     Effect.gen(function* () {
       const address = yield* Entity.CurrentAddress
       const sharding = yield* Sharding
       const id = address.entityId
+      yield* makeRoom(id)
       yield* Effect.orDie(host.adopt(id))
+      touch(id)
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
           const stillOurs = !(yield* sharding.isShutdown) && sharding.hasShardId(address.shardId)
           // Reaped for being idle while a run goes on: the run stays (this runner still owns it).
           if (stillOurs && host.busy(id)) return
+          resident.delete(id)
           yield* host.release(id)
         })
       )
+      /** Every request counts as use (and brings back an actor the cap put away). */
+      const using = <A>(a: A): A => {
+        touch(id)
+        return a
+      }
       return Conversation.of({
-        Send: ({ payload }) => service.send(id, payload.text, payload.options as SendOptions),
-        Stop: ({ payload }) => service.stop(id, payload.runId),
-        Subscribe: ({ payload }) => service.subscribe(id, { fromSeq: payload.fromSeq }),
-        History: () => service.history(id),
-        Update: ({ payload }) => service.update(id, payload.patch as ConversationPatch),
-        Remove: () => service.remove(id),
-        Regenerate: ({ payload }) => service.regenerate(id, payload.options as SendOptions),
-        Edit: ({ payload }) => service.edit(id, payload.messageId, payload.text, payload.options as SendOptions)
+        Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
+        Stop: ({ payload }) => using(service.stop(id, payload.runId)),
+        Subscribe: ({ payload }) => using(service.subscribe(id, { fromSeq: payload.fromSeq })),
+        History: () => using(service.history(id)),
+        Update: ({ payload }) => using(service.update(id, payload.patch as ConversationPatch)),
+        Remove: () => using(service.remove(id)),
+        Regenerate: ({ payload }) => using(service.regenerate(id, payload.options as SendOptions)),
+        Edit: ({ payload }) => using(service.edit(id, payload.messageId, payload.text, payload.options as SendOptions))
       })
     }),
-    { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "5 minutes" }
+    { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
   )
+}
 
 export type Results = {
   readonly Send: Accepted

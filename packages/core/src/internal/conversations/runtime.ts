@@ -533,6 +533,14 @@ export const make = (options: RuntimeOptions = {}) =>
       outboxLengths: (id: string) => registry.peek(id)?.fanout.outboxLengths() ?? [],
       /** Activate an actor without sending (benches). */
       activate: (id: string) => Effect.scoped(Effect.asVoid(registry.lease(id))),
-      host: { adopt, release, busy }
+      host: {
+        adopt,
+        release,
+        busy,
+        idle: (id: string) => {
+          const a = registry.peek(id)
+          return a === undefined || (a.run === undefined && a.queued === 0 && a.fanout.size === 0)
+        }
+      }
     }
   })
