@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { database, get, pgUnavailable, post, type Runner, runner, type SseEvent, sse, until } from "./cluster.js"
+import { allReady, database, get, pgUnavailable, post, type Runner, runner, type SseEvent, sse, until } from "./cluster.js"
 import { tempDir } from "./run.js"
 
 const config = (dir: string, offline: { tokensPerSecond: number; words: number }) => {
@@ -35,6 +35,7 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
     try {
       runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
       const [a, b] = runners as [Runner, Runner]
+      await allReady(runners)
       const ids = ["c1", "c2", "c3", "c4", "c5", "c6"]
       for (const id of ids) expect((await post(a.base, `/v1/conversations/${id}/messages`, { text: `question ${id}` })).status).toBe(202)
       // Read through B from the start while A took the sends (the owners are spread over both).
@@ -61,6 +62,43 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
     }
   }, 180_000)
 
+  it("SIGTERM on a runner hands its conversations over: its runs end as interrupted, the others take them at once", async () => {
+    await using db = await database()
+    using dir = tempDir()
+    const file = config(dir.path, { tokensPerSecond: 40, words: 150 })
+    const runners: Array<Runner> = []
+    try {
+      runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
+      const [a, b] = runners as [Runner, Runner]
+      await allReady(runners)
+      const ids = ["t1", "t2", "t3", "t4", "t5", "t6"]
+      for (const id of ids) expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `first ${id}` })).status).toBe(202)
+      const watchers = ids.map((id) => sse(b.base, id, 0))
+      await until(() => watchers.every((w) => w.events.some((e) => e._tag === "Draft")), 60_000, () => "drafts")
+      const stoppedAt = Date.now()
+      expect(await a.kill("SIGTERM")).toBe(143) // as the gateway always ends on SIGTERM (128 + 15), after its shutdown
+      const exitMs = Date.now() - stoppedAt
+      const answered = await Promise.all(
+        ids.map(async (id) => ({ id, ...(await post(b.base, `/v1/conversations/${id}/messages`, { text: `second ${id}` })), ms: Date.now() - stoppedAt }))
+      )
+      console.log(`cluster handoff: the runner exited ${exitMs} ms after SIGTERM; every conversation accepted a message ${Math.max(...answered.map((r) => r.ms))} ms after it`)
+      for (const r of answered) expect(r.status, r.id).toBe(202)
+      await until(() => watchers.every((w) => ended(w.events) >= 2), 90_000, () => watchers.map((w) => `${ended(w.events)}/${w.events.length}`).join(",") + b.out().split("\n").filter((l) => /WARN|ERROR/.test(l)).join("\n"))
+      let interrupted = 0
+      for (const [i, id] of ids.entries()) {
+        const seen = watchers[i]!.events
+        watchers[i]!.stop()
+        expect(increasing(seen), id).toBe(true)
+        expect(stored(seen)).toEqual(await logOf(b.base, id, 2))
+        interrupted += seen.filter((e) => e._tag === "RunEnded" && e.reason === "interrupted").length
+      }
+      expect(interrupted).toBeGreaterThan(0)
+      expect(interrupted).toBeLessThan(ids.length)
+    } finally {
+      await Promise.all(runners.map((r) => r.kill("SIGTERM")))
+    }
+  }, 240_000)
+
   it("SIGKILL of a runner mid-run: its conversations answer again within seconds, every accepted message is answered once, readers resume", async () => {
     await using db = await database()
     using dir = tempDir()
@@ -70,6 +108,7 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
     try {
       runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
       const [a, b] = runners as [Runner, Runner]
+      await allReady(runners)
       const ids = ["k1", "k2", "k3", "k4", "k5", "k6"]
       for (const id of ids) {
         expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `first ${id}` })).status).toBe(202)

@@ -108,3 +108,14 @@ export const post = async (base: string, path: string, body: unknown) => {
 }
 
 export const get = async (base: string, path: string) => (await (await fetch(`${base}${path}`)).json()) as Record<string, unknown>
+
+/** Waits until every runner is ready, i.e. holds some of the shards (so conversations spread over all). */
+export const allReady = async (runners: ReadonlyArray<Runner>, ms = 60_000) => {
+  const t0 = Date.now()
+  for (;;) {
+    const states = await Promise.all(runners.map(async (r) => (await fetch(`${r.base}/readyz`)).json() as Promise<{ ready: boolean }>))
+    if (states.every((s) => s.ready)) return states
+    if (Date.now() - t0 > ms) throw new Error(`runners not ready: ${JSON.stringify(states)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -10,6 +10,7 @@ import type { ConfigError } from "effect/ConfigError"
 import { Effect, Layer, type Redacted } from "effect"
 import * as Config from "./Config.js"
 import * as AnthropicModel from "./anthropic/AnthropicModel.js"
+import type { ClusterStatus } from "./ClusterStatus.js"
 import type { DataDirLocked, StoreError } from "./ConversationError.js"
 import type * as Conversations from "./Conversations.js"
 import type * as ConversationStore from "./ConversationStore.js"
@@ -55,7 +56,10 @@ export interface ClusterOptions {
  */
 export const layerCluster = (
   options: ClusterOptions
-): Layer.Layer<Conversations.Conversations | ConversationStore.ConversationStore | Model.Model, StoreError | ConfigError> =>
+): Layer.Layer<
+  Conversations.Conversations | ConversationStore.ConversationStore | Model.Model | ClusterStatus,
+  StoreError | ConfigError
+> =>
   Layer.unwrapEffect(
     Effect.map(Effect.promise(() => import("./cluster/ClusterConversations.js")), (Cluster) =>
       Cluster.layer({

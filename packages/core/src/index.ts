@@ -1,4 +1,5 @@
 export * as BlockChunker from "./BlockChunker.js"
+export * as ClusterStatus from "./ClusterStatus.js"
 export * as Coalescer from "./Coalescer.js"
 export * as Config from "./Config.js"
 export * as Conversation from "./Conversation.js"

@@ -21,10 +21,13 @@
  */
 import { randomUUID } from "node:crypto"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import { Sharding } from "@effect/cluster/Sharding"
+import * as ShardId from "@effect/cluster/ShardId"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Cause, Chunk, Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Stream } from "effect"
+import { Cause, Chunk, Context, Deferred, Duration, Effect, Layer, Option, type Redacted, Schedule, Stream } from "effect"
+import { ClusterStatus } from "../ClusterStatus.js"
 import type { Accepted, HistoryMessage, Regenerated } from "../Conversation.js"
 import {
   ConversationBusy,
@@ -134,21 +137,46 @@ const makeClient = (options: Options) =>
         })
       ) as Effect.Effect<Accepted, MailboxFull | StoreError>
 
+    /**
+     * The owner's stream, resumed from the last seq it delivered whenever it breaks: an owner that
+     * stopped or died (a failure, a transport defect, or silence: no event and no heartbeat for
+     * three heartbeats, which is how a stream cut by a runner's shutdown can look from here).
+     */
     const subscribe: Conversations.ConversationsService["subscribe"] = (conversationId, opts) =>
       Stream.suspend(() => {
         let last = Math.max(0, opts?.fromSeq ?? 0)
+        const once = Stream.unwrapScoped(
+          Effect.gen(function* () {
+            const clock = yield* Effect.clock
+            let heardAt = clock.unsafeCurrentTimeMillis()
+            const silent = yield* Deferred.make<void>()
+            yield* Effect.forkScoped(
+              Effect.repeat(
+                Effect.suspend(() =>
+                  clock.unsafeCurrentTimeMillis() - heardAt > 3 * Entity.HEARTBEAT_MS ? Deferred.succeed(silent, undefined) : Effect.void
+                ),
+                Schedule.spaced(`${Entity.HEARTBEAT_MS} millis`)
+              )
+            )
+            return (entity(conversationId).Subscribe({ fromSeq: last }) as Stream.Stream<ReplyEvent | { readonly _tag: "Heartbeat" }, unknown>).pipe(
+              // Heartbeats go; and the cluster re-sends a request whose runner died to the next
+              // owner as it was first made (from the original seq): what was delivered goes too.
+              Stream.mapChunks((chunk) => {
+                heardAt = clock.unsafeCurrentTimeMillis()
+                const out: Array<ReplyEvent> = []
+                for (const ev of chunk) {
+                  if (ev._tag === "Heartbeat" || ev.seq <= last) continue
+                  out.push(ev)
+                  last = ev.seq
+                }
+                return Chunk.unsafeFromArray(out)
+              }),
+              Stream.interruptWhen(Deferred.await(silent))
+            )
+          })
+        )
         const attempt = (): Stream.Stream<ReplyEvent, StoreError | EventsExpired> =>
-          (entity(conversationId).Subscribe({ fromSeq: last }) as Stream.Stream<ReplyEvent, unknown>).pipe(
-            // The cluster re-sends a request whose runner died to the next owner as it was first
-            // made (from the original seq): what this stream already delivered is dropped here.
-            Stream.mapChunks((chunk) => {
-              let fresh = true
-              for (const ev of chunk) if (ev.seq <= last) fresh = false
-              const out = fresh ? chunk : Chunk.filter(chunk, (ev) => ev.seq > last)
-              for (const ev of out) last = ev.seq
-              return out
-            }),
-            // The owner stopped or died: this stream resumes from `last` on the next owner.
+          once.pipe(
             Stream.catchAllCause((cause) => {
               const failure = Cause.failureOption(cause)
               if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isDomain(failure.value))) {
@@ -195,10 +223,12 @@ const makeClient = (options: Options) =>
 
 /**
  * A runner: this process hosts its share of the conversations and serves every caller. Needs a
- * `Model`; provides `Conversations` and the shared `ConversationStore`.
+ * `Model`; provides `Conversations`, the shared `ConversationStore` and its `ClusterStatus`.
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Conversations.Conversations | ConversationStore, StoreError, Model> => {
+export const layer = (
+  options: Options
+): Layer.Layer<Conversations.Conversations | ConversationStore | ClusterStatus, StoreError, Model> => {
   const address = RunnerAddress.make(options.runnerHost ?? "127.0.0.1", options.runnerPort)
   const sharding = NodeClusterSocket.layer({
     storage: "sql",
@@ -221,7 +251,19 @@ export const layer = (options: Options): Layer.Layer<Conversations.Conversations
     Effect.map(Local, (rt) => Entity.layer(rt.service, rt.host, { maxIdleTime: options.entityMaxIdleTime, maxResident: options.maxResident }))
   )
   const client = Layer.effect(Conversations.Conversations, makeClient(options))
-  return Layer.mergeAll(client, entities).pipe(
+  const total = options.sharding?.shardsPerGroup ?? 300
+  const status = Layer.effect(
+    ClusterStatus,
+    Effect.map(Sharding, (sharding) => ({
+      runner: `${address.host}:${address.port}`,
+      shards: () => {
+        let held = 0
+        for (let i = 1; i <= total; i++) if (sharding.hasShardId(ShardId.make("default", i))) held++
+        return { held, total }
+      }
+    }))
+  )
+  return Layer.mergeAll(client, entities, status).pipe(
     Layer.provide(local),
     Layer.provide(sharding),
     Layer.provideMerge(PgStore.layer({ ...options, url: options.databaseUrl })),

@@ -6,7 +6,7 @@ import { HttpLayerRouter, HttpRouter, HttpServerRequest, HttpServerResponse } fr
 import type { ReplyEvent } from "@sluice/core"
 import { QueueMode } from "@sluice/core/Conversations"
 import * as Protocol from "@sluice/core/Protocol"
-import { Deferred, Duration, Effect, Either, Layer, Redacted, Schema, Stream } from "effect"
+import { Deferred, Duration, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import * as Auth from "../Auth.js"
 import * as Metrics from "../Metrics.js"
 import * as Ids from "./ids.js"
@@ -198,6 +198,13 @@ export const routes = (state: State) => {
       })
     )
   )
+  /** One process: ready. A cluster runner: ready once it holds shards (it serves its share), with how many. */
+  const readiness = (st: State) => {
+    if (Option.isNone(st.cluster)) return json({ ready: true })
+    const shards = st.cluster.value.shards()
+    const cluster = { runner: st.cluster.value.runner, shardsHeld: shards.held, shards: shards.total }
+    return shards.held > 0 ? json({ ready: true, cluster }) : json({ ready: false, reason: "cluster: this runner holds no shards yet", cluster }, 503)
+  }
   const health = HttpLayerRouter.add("GET", "/healthz", Effect.succeed(json({ status: "ok" })))
   const ready = HttpLayerRouter.add(
     "GET",
@@ -205,8 +212,9 @@ export const routes = (state: State) => {
     Effect.suspend(() =>
       state.isShuttingDown()
         ? Effect.succeed(json({ ready: false, reason: "shutting down" }, 503))
-        : state.conversations.list({ owner: "\u0000readyz" }).pipe(
-            Effect.as(json({ ready: true })),
+        : // A read of the store that finds nothing: no client id starts with "@" (ids.ts), no stored id is "@".
+          state.conversations.owner("@").pipe(
+            Effect.as(readiness(state)),
             Effect.orElseSucceed(() => json({ ready: false, reason: "store unavailable" }, 503))
           )
     )

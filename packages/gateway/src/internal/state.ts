@@ -2,7 +2,7 @@
  * What every gateway surface (WS, SSE, HTTP, OpenAI) shares: resolved options, auth, the
  * Conversations service, the run tracker (concurrent-run cap, metrics) and the shutdown latch.
  */
-import { ConversationFeed, Conversations } from "@sluice/core"
+import { ClusterStatus, ConversationFeed, Conversations } from "@sluice/core"
 import type { StreamingSettings } from "@sluice/core/StreamingSettings"
 import type { ReplyEvent } from "@sluice/core/ReplyEvent"
 import { Clock, Deferred, Effect, Option, type Redacted } from "effect"
@@ -95,6 +95,8 @@ export interface State {
   readonly shutdown: Deferred.Deferred<void>
   /** True from the start of shutdown: new work and new connections are refused. */
   readonly isShuttingDown: () => boolean
+  /** This gateway's runner, when it is one of a cluster (its health: `/readyz`). */
+  readonly cluster: Option.Option<ClusterStatus.ClusterStatusService>
   readonly beginShutdown: Effect.Effect<void>
   readonly closeStreams: Effect.Effect<void>
 }
@@ -103,6 +105,7 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
   Effect.gen(function* () {
     const conversations = yield* Conversations.Conversations
     const localFeed = yield* Effect.serviceOption(ConversationFeed.ConversationFeed)
+    const cluster = yield* Effect.serviceOption(ClusterStatus.ClusterStatus)
     const feed = Option.isSome(localFeed) ? localFeed.value : yield* ConversationFeed.fromConversations(conversations)
     const clock = yield* Effect.clock
     const shutdown = yield* Deferred.make<void>()
@@ -226,6 +229,7 @@ export const make = (options: Resolved, auth: Auth.Auth) =>
       track,
       shutdown,
       isShuttingDown: () => stopping,
+      cluster,
       beginShutdown: Effect.sync(() => {
         stopping = true
       }),

@@ -18,9 +18,10 @@
  * @internal
  */
 import * as Entity from "@effect/cluster/Entity"
+import * as EntityId from "@effect/cluster/EntityId"
 import { Sharding } from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
-import { type Duration, Effect, Schema } from "effect"
+import { Deferred, type Duration, Effect, Exit, FiberId, Layer, Schedule, Schema, Stream } from "effect"
 import type { Accepted, ConversationPatch, HistoryMessage, Regenerated, SendOptions } from "../../Conversation.js"
 import {
   ConversationBusy,
@@ -32,6 +33,11 @@ import {
 } from "../../ConversationError.js"
 import type { ConversationsService } from "../../Conversations.js"
 import { ReplyEvent } from "../../ReplyEvent.js"
+
+/** Sent on a Subscribe stream every `HEARTBEAT_MS`, so a reader can tell a quiet conversation from a dead stream. */
+export const Heartbeat = Schema.TaggedStruct("Heartbeat", {})
+export const HEARTBEAT_MS = 2000
+const heartbeat = Heartbeat.make({})
 
 /** Plain data (JSON-safe records the runtime already defines); typed at the edges below. */
 const Data = Schema.Any
@@ -45,7 +51,7 @@ export const Conversation = Entity.make("SluiceConversation", [
   Rpc.make("Stop", { payload: { runId: Schema.optional(Schema.String) }, success: Schema.Boolean, error: StoreError }),
   Rpc.make("Subscribe", {
     payload: { fromSeq: Schema.Number },
-    success: ReplyEvent,
+    success: Schema.Union(ReplyEvent, Heartbeat),
     error: Schema.Union(StoreError, EventsExpired),
     stream: true
   }),
@@ -87,62 +93,118 @@ export interface EntityOptions {
 export class RunnerFull extends Schema.TaggedError<RunnerFull>()("RunnerFull", { message: Schema.String }) {}
 
 /** The entity's handlers on this runner's local runtime. */
-export const layer = (service: ConversationsService, host: Host, options: EntityOptions = {}) => {
-  const cap = Math.max(1, options.maxResident ?? 10_000)
-  /** Resident conversations, least recently used first (a Map keeps insertion order). */
-  const resident = new Map<string, true>()
-  const touch = (id: string) => {
-    resident.delete(id)
-    resident.set(id, true)
-  }
-  /** Room for `id`: at the cap, the least recently used idle conversation is put away. */
-  const makeRoom = (id: string) =>
+/**
+ * The entity's handlers on this runner's local runtime. Scoped: it also runs the watch that ends
+ * the Subscribe streams of conversations whose shard left this runner, and ends them all when the
+ * layer closes (the runner stops), so their readers resume on the next owner at once instead of
+ * the cluster waiting out `entityTerminationTimeout` for streams that never end on their own.
+ */
+/**
+ * The entity's handlers on this runner's local runtime. Scoped: it also runs the watch that ends
+ * the Subscribe streams of conversations whose shard left this runner, and when the layer closes
+ * (the runner stops) it hands every conversation over at once (runs end as interrupted, streams
+ * end, so readers resume on the next owner) instead of the cluster waiting out
+ * `entityTerminationTimeout` for streams that never end on their own.
+ */
+export const layer = (service: ConversationsService, host: Host, options: EntityOptions = {}) =>
+  Layer.unwrapScoped(
     Effect.gen(function* () {
-      if (resident.has(id) || resident.size < cap) return
-      for (const old of resident.keys()) {
-        if (!host.idle(old)) continue
-        resident.delete(old)
-        yield* host.release(old)
-        return
-      }
-      return yield* Effect.die(new RunnerFull({ message: `this runner holds its cap of ${cap} conversations, every one busy` }))
-    })
-  return Conversation.toLayer(
-    Effect.gen(function* () {
-      const address = yield* Entity.CurrentAddress
       const sharding = yield* Sharding
-      const id = address.entityId
-      yield* makeRoom(id)
-      yield* Effect.orDie(host.adopt(id))
-      touch(id)
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function* () {
-          const stillOurs = !(yield* sharding.isShutdown) && sharding.hasShardId(address.shardId)
-          // Reaped for being idle while a run goes on: the run stays (this runner still owns it).
-          if (stillOurs && host.busy(id)) return
-          resident.delete(id)
-          yield* host.release(id)
-        })
-      )
-      /** Every request counts as use (and brings back an actor the cap put away). */
-      const using = <A>(a: A): A => {
-        touch(id)
-        return a
+      const cap = Math.max(1, options.maxResident ?? 10_000)
+      /** Resident conversations, least recently used first (a Map keeps insertion order). */
+      const resident = new Map<string, true>()
+      /** Per resident conversation: completed when it leaves this runner (its streams end). */
+      const leaving = new Map<string, Deferred.Deferred<void>>()
+      const touch = (id: string) => {
+        resident.delete(id)
+        resident.set(id, true)
       }
-      return Conversation.of({
-        Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
-        Stop: ({ payload }) => using(service.stop(id, payload.runId)),
-        Subscribe: ({ payload }) => using(service.subscribe(id, { fromSeq: payload.fromSeq })),
-        History: () => using(service.history(id)),
-        Update: ({ payload }) => using(service.update(id, payload.patch as ConversationPatch)),
-        Remove: () => using(service.remove(id)),
-        Regenerate: ({ payload }) => using(service.regenerate(id, payload.options as SendOptions)),
-        Edit: ({ payload }) => using(service.edit(id, payload.messageId, payload.text, payload.options as SendOptions))
-      })
-    }),
-    { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
+      const signal = (id: string) => {
+        let d = leaving.get(id)
+        if (d === undefined) {
+          d = Deferred.unsafeMake<void>(FiberId.none)
+          leaving.set(id, d)
+        }
+        return d
+      }
+      const leave = (id: string) => {
+        const d = leaving.get(id)
+        if (d !== undefined) Deferred.unsafeDone(d, Exit.void)
+        leaving.delete(id)
+      }
+      const putAway = (id: string) => {
+        resident.delete(id)
+        leave(id)
+        return host.release(id)
+      }
+      yield* Effect.forkScoped(
+        Effect.repeat(
+          Effect.sync(() => {
+            for (const id of [...leaving.keys()]) if (!sharding.hasShardId(sharding.getShardId(EntityId.make(id), "default"))) leave(id)
+          }),
+          Schedule.spaced("500 millis")
+        )
+      )
+      /** Room for `id`: at the cap, the least recently used idle conversation is put away. */
+      const makeRoom = (id: string) =>
+        Effect.gen(function* () {
+          if (resident.has(id) || resident.size < cap) return
+          for (const old of resident.keys()) {
+            if (host.idle(old)) return yield* putAway(old)
+          }
+          return yield* Effect.die(new RunnerFull({ message: `this runner holds its cap of ${cap} conversations, every one busy` }))
+        })
+
+      const handlers = Conversation.toLayer(
+        Effect.gen(function* () {
+          const address = yield* Entity.CurrentAddress
+          const id = address.entityId
+          yield* makeRoom(id)
+          yield* Effect.orDie(host.adopt(id))
+          touch(id)
+          yield* Effect.addFinalizer(() =>
+            Effect.gen(function* () {
+              const stillOurs = !(yield* sharding.isShutdown) && sharding.hasShardId(address.shardId)
+              // Reaped for being idle while a run goes on: the run stays (this runner still owns it).
+              if (stillOurs && host.busy(id)) return
+              yield* putAway(id)
+            })
+          )
+          /** Every request counts as use (and brings back an actor the cap put away). */
+          const using = <A>(a: A): A => {
+            touch(id)
+            return a
+          }
+          return Conversation.of({
+            Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
+            Stop: ({ payload }) => using(service.stop(id, payload.runId)),
+            // Ends when the conversation leaves this runner: the reader resumes on the next owner.
+            Subscribe: ({ payload }) =>
+              using(
+                Stream.merge(
+                  service.subscribe(id, { fromSeq: payload.fromSeq }),
+                  Stream.as(Stream.tick(`${HEARTBEAT_MS} millis`), heartbeat),
+                  { haltStrategy: "left" }
+                ).pipe(Stream.interruptWhen(Deferred.await(signal(id))))
+              ),
+            History: () => using(service.history(id)),
+            Update: ({ payload }) => using(service.update(id, payload.patch as ConversationPatch)),
+            Remove: () => using(service.remove(id)),
+            Regenerate: ({ payload }) => using(service.regenerate(id, payload.options as SendOptions)),
+            Edit: ({ payload }) => using(service.edit(id, payload.messageId, payload.text, payload.options as SendOptions))
+          })
+        }),
+        { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
+      )
+      // Built after the handlers, so released before them: the runner stops → every conversation
+      // here is handed over (run interrupted and committed, streams ended) before the cluster
+      // stops the entities and gives their shards away.
+      const handOver = Layer.scopedDiscard(
+        Effect.addFinalizer(() => Effect.forEach([...resident.keys()], putAway, { concurrency: "unbounded", discard: true }))
+      )
+      return handOver.pipe(Layer.provide(handlers))
+    })
   )
-}
 
 export type Results = {
   readonly Send: Accepted
