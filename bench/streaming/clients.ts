@@ -1,6 +1,6 @@
 /**
  * Load clients for the streaming benchmark, in their own process: STREAMS WebSocket connections to
- * TARGET (`floor` or `gateway`) at URL, each asks for one reply and reads it to the end. Every
+ * TARGET (`floor` or `gateway`) at URL (or spread over a comma-separated list of them), each asks for one reply and reads it to the end. Every
  * text delta carries the fake server's write time (`⟦ms⟧`); a delta counts as delivered (once) when it
  * first arrives, in whatever event, before the deadline (the fake's SECONDS + GRACE_MS). Prints `started` when every request
  * is out, then one JSON line with delivered, expected and the latencies' p50/p99/max.
@@ -8,7 +8,8 @@
 import WebSocket from "ws"
 
 const target = process.env.TARGET as "floor" | "gateway"
-const url = process.env.URL!
+/** One URL, or several comma-separated (cluster runners): stream i goes to the i-th, round robin. */
+const urls = process.env.URL!.split(",")
 const streams = Number(process.env.STREAMS ?? 10)
 const seconds = Number(process.env.SECONDS ?? 10)
 const rate = Number(process.env.DELTAS_PER_SECOND ?? 20)
@@ -34,7 +35,7 @@ const count = (seen: Set<string>, text: string) => {
 
 const one = (i: number) =>
   new Promise<void>((resolve) => {
-    const ws = new WebSocket(url)
+    const ws = new WebSocket(urls[i % urls.length]!)
     const seen = new Set<string>()
     const done = () => {
       ws.close()

@@ -37,7 +37,17 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
       const [a, b] = runners as [Runner, Runner]
       await allReady(runners)
       const ids = ["c1", "c2", "c3", "c4", "c5", "c6"]
-      for (const id of ids) expect((await post(a.base, `/v1/conversations/${id}/messages`, { text: `question ${id}` })).status).toBe(202)
+      const accepted = []
+      for (const id of ids) {
+        const r = await post(a.base, `/v1/conversations/${id}/messages`, { text: `question ${id}`, clientMessageId: `q-${id}` })
+        expect(r.status).toBe(202)
+        accepted.push(r.body)
+      }
+      // A client retrying through the other gateway (its answer lost) gets the first acceptance back.
+      for (const [i, id] of ids.entries()) {
+        const again = await post(b.base, `/v1/conversations/${id}/messages`, { text: `question ${id}`, clientMessageId: `q-${id}` })
+        expect(again.body).toEqual({ ...accepted[i], duplicate: true })
+      }
       // Read through B from the start while A took the sends (the owners are spread over both).
       const watchers = ids.map((id) => sse(b.base, id, 0))
       await until(() => watchers.every((w) => ended(w.events) >= 1), 60_000, () => watchers.map((w) => w.events.length).join(","))
@@ -54,8 +64,10 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
         await until(() => ended(resumed.events) >= 1, 30_000, () => `${resumed.events.length}`)
         resumed.stop()
         expect(resumed.events).toEqual(stored(seen).filter((e) => e.seq > cut))
-        // Histories agree.
-        expect(await get(b.base, `/v1/conversations/${id}/messages`)).toEqual(await get(a.base, `/v1/conversations/${id}/messages`))
+        // Histories agree, with the message once.
+        const history = await get(b.base, `/v1/conversations/${id}/messages`)
+        expect(history).toEqual(await get(a.base, `/v1/conversations/${id}/messages`))
+        expect((history.messages as Array<{ role: string }>).filter((m) => m.role === "user").length).toBe(1)
       }
     } finally {
       await Promise.all(runners.map((r) => r.kill("SIGTERM")))

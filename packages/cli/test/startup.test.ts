@@ -34,6 +34,22 @@ describe("sluice gateway start-up errors", () => {
     expect(env.stderr).toContain('SLUICE_PORT must be a port number 0–65535, got "abc"')
   }, 60_000)
 
+  it("--cluster without a database, with a URL that is not PostgreSQL, or with a bad runner port is a usage error saying what to give", async () => {
+    using dir = tempDir()
+    const none = await sluice(["gateway", "--cluster", "--port", "0", "--data-dir", `${dir.path}/d`])
+    expect(none.code).toBe(ExitCode.Usage)
+    expect(none.stderr).toContain("a cluster needs its PostgreSQL database: --database-url postgres://…")
+    const wrong = await sluice(["gateway", "--database-url", "mysql://secret@db/x", "--port", "0", "--data-dir", `${dir.path}/d`])
+    expect(wrong.code).toBe(ExitCode.Usage)
+    expect(wrong.stderr).toContain("--database-url must be a postgres:// URL")
+    expect(wrong.stderr).not.toContain("secret") // the URL is a secret: never echoed
+    const port = await sluice(["gateway", "--cluster", "--port", "0", "--data-dir", `${dir.path}/d`], {
+      env: { SLUICE_DATABASE_URL: "postgres://u@127.0.0.1:1/x", SLUICE_RUNNER_PORT: "70000" }
+    })
+    expect(port.code).toBe(ExitCode.Usage)
+    expect(port.stderr).toContain('SLUICE_RUNNER_PORT must be a port number 1–65535, got "70000"')
+  }, 60_000)
+
   it("provider anthropic without a key says which variable to set", async () => {
     using dir = tempDir()
     const config = `${dir.path}/sluice.json`

@@ -72,6 +72,8 @@ describe.skipIf(pgUnavailable !== undefined)("ClusterConversations (PostgreSQL)"
           return yield* untilEnded(s, "c")
         })
         expect(shape(clustered)).toEqual(shape(local))
+        // Listed with its real last seq (not the row's reservation for Drafts).
+        expect((yield* svc.list()).map((c) => [c.conversationId, c.lastSeq, c.running])).toEqual([["c", clustered.at(-1)!.seq, false]])
         expect((yield* svc.history("c")).map((m) => [m.role, m.text, m.status])).toEqual([
           ["user", "How do locks work?", "complete"],
           ["assistant", "Locks raise boats between levels.", "complete"]

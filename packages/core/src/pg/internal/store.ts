@@ -190,20 +190,22 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
         Effect.mapError(toStoreError)
       )
 
+    const listColumns = sql.literal(`EXISTS(SELECT 1 FROM sluice_runs r WHERE r.conversation_id = c.id AND r.status = 'running') AS running,
+      (SELECT MAX(seq) FROM sluice_events e WHERE e.conversation_id = c.id) AS last_seq`)
     const list = (opts?: { readonly owner?: string | undefined }) =>
       (opts?.owner === undefined
-        ? sql<ConversationRow & { running: boolean }>`SELECT c.*, EXISTS(SELECT 1 FROM sluice_runs r WHERE r.conversation_id = c.id
-            AND r.status = 'running') AS running FROM sluice_conversations c ORDER BY c.updated_at DESC, c.id`
-        : sql<ConversationRow & { running: boolean }>`SELECT c.*, EXISTS(SELECT 1 FROM sluice_runs r WHERE r.conversation_id = c.id
-            AND r.status = 'running') AS running FROM sluice_conversations c WHERE c.owner = ${opts.owner}
-            ORDER BY c.updated_at DESC, c.id`
+        ? sql<ConversationRow & { running: boolean; last_seq: number | null }>`SELECT c.*, ${listColumns}
+            FROM sluice_conversations c ORDER BY c.updated_at DESC, c.id`
+        : sql<ConversationRow & { running: boolean; last_seq: number | null }>`SELECT c.*, ${listColumns}
+            FROM sluice_conversations c WHERE c.owner = ${opts.owner} ORDER BY c.updated_at DESC, c.id`
       ).pipe(
         Effect.map((rows) =>
           rows.map((r) => ({
             conversationId: r.id,
             ...(r.owner === null ? {} : { owner: r.owner }),
             title: r.title,
-            lastSeq: r.next_seq - 1,
+            // The row's next seq may be a reservation ahead of a running reply; the log is not.
+            lastSeq: r.last_seq ?? r.next_seq - 1,
             updatedAt: r.updated_at,
             running: r.running,
             ...(r.system === null ? {} : { system: r.system }),
