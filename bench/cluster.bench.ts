@@ -33,6 +33,11 @@ const tsx = ["--import", "tsx"]
 const loads = (process.env.CLUSTER_LOADS ?? "100").split(",").map(Number)
 const seconds = Number(process.env.CLUSTER_SECONDS ?? 5)
 const failovers = Number(process.env.CLUSTER_FAILOVERS ?? 3)
+/** `CLUSTER_PARTS=streaming,sends,failover` (default all); `CLUSTER_TARGETS=single,cluster×1,cluster×3`. */
+const parts = (process.env.CLUSTER_PARTS ?? "streaming,sends,failover").split(",")
+const onlyTargets = process.env.CLUSTER_TARGETS?.split(",")
+/** `CLUSTER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p"`: Node flags for the gateway processes. */
+const nodeFlags = process.env.CLUSTER_NODE_FLAGS?.split(" ").filter((f) => f !== "") ?? []
 
 type Target = "single" | "cluster×1" | "cluster×3"
 interface Gateway {
@@ -66,12 +71,12 @@ const startGateways = async (target: Target, dir: string, config: object, env: R
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const port = await freePort()
-      const args = [bin, "gateway", "--port", String(port), "--data-dir", join(dir, `data${i}`), "--config", file]
+      const args = [...nodeFlags, bin, "gateway", "--port", String(port), "--data-dir", join(dir, `data${i}`), "--config", file]
       if (target !== "single") args.push("--cluster", "--database-url", databaseUrl!, "--runner-port", String(await freePort()))
       const proc = start(args, env, dir)
-      procs.push(proc)
+      procs[i] = proc
       await proc.line((l) => l.includes(`:${port}`), 60_000)
-      bases.push(`http://127.0.0.1:${port}`)
+      bases[i] = `http://127.0.0.1:${port}`
     })
   )
   if (target !== "single") await ready(bases)
@@ -185,7 +190,8 @@ export default async () => {
     console.log(`cluster: SKIPPED, no PostgreSQL (${pgUnavailable})`)
     return
   }
-  const targets: ReadonlyArray<Target> = ["single", "cluster×1", "cluster×3"]
+  const targets = (["single", "cluster×1", "cluster×3"] as const).filter((t) => onlyTargets === undefined || onlyTargets.includes(t))
+  if (parts.includes("streaming")) {
   console.log(`cluster: streaming ${seconds} s per stream at 20 deltas/s, loads ${loads.join(", ")}; CPU summed over every gateway process`)
   console.log("| streams | target | CPU per delivered delta | delivered | p50 / p99 added latency |")
   console.log("|---:|---|---:|---:|---:|")
@@ -196,6 +202,8 @@ export default async () => {
       console.log(`| ${n} | ${t} | ${r.cpuPerDeltaUs.toFixed(0)} µs | ${(r.delivered * 100).toFixed(1)} % | ${r.p50} / ${r.p99} ms |`)
     }
   }
+  }
+  if (parts.includes("sends")) {
   console.log(`\ncluster: accepted sends/s (32 HTTP clients, ${seconds} s)`)
   console.log("| target | sends/s | refused |")
   console.log("|---|---:|---:|")
@@ -204,6 +212,8 @@ export default async () => {
     const r = await sends(t, db.url)
     console.log(`| ${t} | ${r.perSecond.toFixed(0)} | ${r.failed} |`)
   }
+  }
+  if (parts.includes("failover")) {
   for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     const times: Array<number> = []
     for (let i = 0; i < failovers; i++) {
@@ -214,5 +224,6 @@ export default async () => {
       `\ncluster failover (${signal} one of 3 runners, 12 conversations): every conversation answered again after ` +
         `${median(times).toFixed(0)} ms (median of ${times.length}; each: ${times.map((t) => t.toFixed(0)).join(", ")} ms)`
     )
+  }
   }
 }

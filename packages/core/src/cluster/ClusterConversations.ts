@@ -74,11 +74,16 @@ export const failoverSharding: Partial<ShardingConfig.ShardingConfig["Type"]> = 
   shardLockRefreshInterval: Duration.seconds(2),
   shardLockExpiration: Duration.seconds(6),
   entityTerminationTimeout: Duration.seconds(10),
-  sendRetryInterval: Duration.millis(100)
+  sendRetryInterval: Duration.millis(100),
+  // A call to an entity on this runner passes its (plain data) payloads as they are, instead of
+  // through the codecs as if it went to another runner.
+  simulateRemoteSerialization: false
 }
 
 /** This runner's local runtime (the entity handlers run on it). */
 class Local extends Context.Tag("@sluice/core/cluster/Local")<Local, Effect.Effect.Success<ReturnType<typeof runtime.make>>>() {}
+/** Which conversations live on this runner (shared by the handlers and this runner's callers). */
+class Residency extends Context.Tag("@sluice/core/cluster/Residency")<Residency, Entity.Residency>() {}
 
 /** A call's transport died under it (retried). */
 class Transient {
@@ -104,6 +109,8 @@ const makeClient = (options: Options) =>
   Effect.gen(function* () {
     const store = yield* ConversationStore
     const entity = yield* Entity.Conversation.client
+    const rt = yield* Local
+    const residency = yield* Residency
     const wait = Duration.toMillis(Duration.decode(options.ownerWait ?? "20 seconds"))
     const retries = Math.max(1, Math.ceil(wait / 250))
 
@@ -145,7 +152,30 @@ const makeClient = (options: Options) =>
     const subscribe: Conversations.ConversationsService["subscribe"] = (conversationId, opts) =>
       Stream.suspend(() => {
         let last = Math.max(0, opts?.fromSeq ?? 0)
-        const once = Stream.unwrapScoped(
+        const fresh = (chunk: Chunk.Chunk<ReplyEvent | { readonly _tag: "Heartbeat" }>) => {
+          const out: Array<ReplyEvent> = []
+          for (const ev of chunk) {
+            if (ev._tag === "Heartbeat" || ev.seq <= last) continue
+            out.push(ev)
+            last = ev.seq
+          }
+          return Chunk.unsafeFromArray(out)
+        }
+        /**
+         * This runner owns it: read the local runtime directly (no RPC per chunk), once the entity
+         * is active here (it adopted the conversation); the stream ends when the conversation leaves.
+         */
+        const here = Stream.unwrap(
+          Effect.map(call("hold", conversationId, () => entity(conversationId).Hold()), () =>
+            residency.owns(conversationId)
+              ? rt.service.subscribe(conversationId, { fromSeq: last }).pipe(
+                  Stream.mapChunks(fresh),
+                  Stream.interruptWhen(Deferred.await(residency.leaving(conversationId)))
+                )
+              : Stream.empty
+          )
+        )
+        const remote = Stream.unwrapScoped(
           Effect.gen(function* () {
             const clock = yield* Effect.clock
             let heardAt = clock.unsafeCurrentTimeMillis()
@@ -163,20 +193,14 @@ const makeClient = (options: Options) =>
               // owner as it was first made (from the original seq): what was delivered goes too.
               Stream.mapChunks((chunk) => {
                 heardAt = clock.unsafeCurrentTimeMillis()
-                const out: Array<ReplyEvent> = []
-                for (const ev of chunk) {
-                  if (ev._tag === "Heartbeat" || ev.seq <= last) continue
-                  out.push(ev)
-                  last = ev.seq
-                }
-                return Chunk.unsafeFromArray(out)
+                return fresh(chunk)
               }),
               Stream.interruptWhen(Deferred.await(silent))
             )
           })
         )
         const attempt = (): Stream.Stream<ReplyEvent, StoreError | EventsExpired> =>
-          once.pipe(
+          Stream.suspend(() => (residency.owns(conversationId) ? here : remote)).pipe(
             Stream.catchAllCause((cause) => {
               const failure = Cause.failureOption(cause)
               if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isDomain(failure.value))) {
@@ -247,8 +271,19 @@ export const layer = (
     Layer.retry(Schedule.intersect(Schedule.spaced("500 millis"), Schedule.recurs(10)))
   )
   const local = Layer.scoped(Local, runtime.make({ ...options, requeueAtStart: false }))
+  const residency = Layer.scoped(
+    Residency,
+    Effect.flatMap(Local, (rt) => Entity.makeResidency(rt.host, { maxResident: options.maxResident }))
+  )
   const entities = Layer.unwrapEffect(
-    Effect.map(Local, (rt) => Entity.layer(rt.service, rt.host, { maxIdleTime: options.entityMaxIdleTime, maxResident: options.maxResident }))
+    Effect.gen(function* () {
+      const rt = yield* Local
+      const r = yield* Residency
+      // Built after the handlers, so released before them: the runner stops → every conversation
+      // here is handed over before the cluster stops the entities and gives their shards away.
+      const handOver = Layer.scopedDiscard(Effect.addFinalizer(() => r.handOver))
+      return handOver.pipe(Layer.provide(Entity.layer(rt.service, rt.host, r, { maxIdleTime: options.entityMaxIdleTime })))
+    })
   )
   const client = Layer.effect(Conversations.Conversations, makeClient(options))
   const total = options.sharding?.shardsPerGroup ?? 300
@@ -264,6 +299,7 @@ export const layer = (
     }))
   )
   return Layer.mergeAll(client, entities, status).pipe(
+    Layer.provide(residency),
     Layer.provide(local),
     Layer.provide(sharding),
     Layer.provideMerge(PgStore.layer({ ...options, url: options.databaseUrl })),

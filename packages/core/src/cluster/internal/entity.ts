@@ -21,7 +21,7 @@ import * as Entity from "@effect/cluster/Entity"
 import * as EntityId from "@effect/cluster/EntityId"
 import { Sharding } from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
-import { Deferred, type Duration, Effect, Exit, FiberId, Layer, Schedule, Schema, Stream } from "effect"
+import { Deferred, type Duration, Effect, Exit, FiberId, Schedule, Schema, Stream } from "effect"
 import type { Accepted, ConversationPatch, HistoryMessage, Regenerated, SendOptions } from "../../Conversation.js"
 import {
   ConversationBusy,
@@ -32,7 +32,6 @@ import {
   StoreError
 } from "../../ConversationError.js"
 import type { ConversationsService } from "../../Conversations.js"
-import { ReplyEvent } from "../../ReplyEvent.js"
 
 /** Sent on a Subscribe stream every `HEARTBEAT_MS`, so a reader can tell a quiet conversation from a dead stream. */
 export const Heartbeat = Schema.TaggedStruct("Heartbeat", {})
@@ -51,10 +50,14 @@ export const Conversation = Entity.make("SluiceConversation", [
   Rpc.make("Stop", { payload: { runId: Schema.optional(Schema.String) }, success: Schema.Boolean, error: StoreError }),
   Rpc.make("Subscribe", {
     payload: { fromSeq: Schema.Number },
-    success: Schema.Union(ReplyEvent, Heartbeat),
+    // Events are the owner's own records, not input: checked by the runtime that wrote them, so
+    // here they are plain data (a Schema union decode per event was most of the hop's cost).
+    success: Data,
     error: Schema.Union(StoreError, EventsExpired),
     stream: true
   }),
+  /** Makes sure the conversation is active on its owner (adopted), for a reader on the same runner. */
+  Rpc.make("Hold", { success: Schema.Void }),
   Rpc.make("History", { success: Data, error: StoreError }),
   Rpc.make("Update", { payload: { patch: Data }, success: Schema.Void, error: Schema.Union(ConversationNotFound, StoreError) }),
   Rpc.make("Remove", { success: Schema.Boolean, error: StoreError }),
@@ -94,116 +97,123 @@ export class RunnerFull extends Schema.TaggedError<RunnerFull>()("RunnerFull", {
 
 /** The entity's handlers on this runner's local runtime. */
 /**
- * The entity's handlers on this runner's local runtime. Scoped: it also runs the watch that ends
- * the Subscribe streams of conversations whose shard left this runner, and ends them all when the
- * layer closes (the runner stops), so their readers resume on the next owner at once instead of
- * the cluster waiting out `entityTerminationTimeout` for streams that never end on their own.
+ * Which conversations live on this runner, shared by the entity handlers and this runner's
+ * callers: residency (least recently used first, capped), and per conversation a signal that it
+ * left (its streams end, their readers resume on the next owner).
  */
-/**
- * The entity's handlers on this runner's local runtime. Scoped: it also runs the watch that ends
- * the Subscribe streams of conversations whose shard left this runner, and when the layer closes
- * (the runner stops) it hands every conversation over at once (runs end as interrupted, streams
- * end, so readers resume on the next owner) instead of the cluster waiting out
- * `entityTerminationTimeout` for streams that never end on their own.
- */
-export const layer = (service: ConversationsService, host: Host, options: EntityOptions = {}) =>
-  Layer.unwrapScoped(
-    Effect.gen(function* () {
-      const sharding = yield* Sharding
-      const cap = Math.max(1, options.maxResident ?? 10_000)
-      /** Resident conversations, least recently used first (a Map keeps insertion order). */
-      const resident = new Map<string, true>()
-      /** Per resident conversation: completed when it leaves this runner (its streams end). */
-      const leaving = new Map<string, Deferred.Deferred<void>>()
-      const touch = (id: string) => {
-        resident.delete(id)
-        resident.set(id, true)
-      }
-      const signal = (id: string) => {
-        let d = leaving.get(id)
-        if (d === undefined) {
-          d = Deferred.unsafeMake<void>(FiberId.none)
-          leaving.set(id, d)
-        }
-        return d
-      }
-      const leave = (id: string) => {
-        const d = leaving.get(id)
-        if (d !== undefined) Deferred.unsafeDone(d, Exit.void)
-        leaving.delete(id)
-      }
-      const putAway = (id: string) => {
-        resident.delete(id)
-        leave(id)
-        return host.release(id)
-      }
-      yield* Effect.forkScoped(
-        Effect.repeat(
-          Effect.sync(() => {
-            for (const id of [...leaving.keys()]) if (!sharding.hasShardId(sharding.getShardId(EntityId.make(id), "default"))) leave(id)
-          }),
-          Schedule.spaced("500 millis")
-        )
-      )
-      /** Room for `id`: at the cap, the least recently used idle conversation is put away. */
-      const makeRoom = (id: string) =>
-        Effect.gen(function* () {
-          if (resident.has(id) || resident.size < cap) return
-          for (const old of resident.keys()) {
-            if (host.idle(old)) return yield* putAway(old)
-          }
-          return yield* Effect.die(new RunnerFull({ message: `this runner holds its cap of ${cap} conversations, every one busy` }))
-        })
+export interface Residency {
+  /** This runner owns the conversation's shard now. */
+  readonly owns: (conversationId: string) => boolean
+  /** Completed when the conversation leaves this runner (or the runner stops). */
+  readonly leaving: (conversationId: string) => Deferred.Deferred<void>
+  readonly touch: (conversationId: string) => void
+  /** Room for one more: at the cap, the least recently used idle conversation is put away. */
+  readonly makeRoom: (conversationId: string) => Effect.Effect<void>
+  /** Releases it here: run interrupted and committed, actor gone, streams ended. */
+  readonly putAway: (conversationId: string) => Effect.Effect<void>
+  /** Puts every one away (the runner stops). */
+  readonly handOver: Effect.Effect<void>
+}
 
-      const handlers = Conversation.toLayer(
-        Effect.gen(function* () {
-          const address = yield* Entity.CurrentAddress
-          const id = address.entityId
-          yield* makeRoom(id)
-          yield* Effect.orDie(host.adopt(id))
-          touch(id)
-          yield* Effect.addFinalizer(() =>
-            Effect.gen(function* () {
-              const stillOurs = !(yield* sharding.isShutdown) && sharding.hasShardId(address.shardId)
-              // Reaped for being idle while a run goes on: the run stays (this runner still owns it).
-              if (stillOurs && host.busy(id)) return
-              yield* putAway(id)
-            })
-          )
-          /** Every request counts as use (and brings back an actor the cap put away). */
-          const using = <A>(a: A): A => {
-            touch(id)
-            return a
-          }
-          return Conversation.of({
-            Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
-            Stop: ({ payload }) => using(service.stop(id, payload.runId)),
-            // Ends when the conversation leaves this runner: the reader resumes on the next owner.
-            Subscribe: ({ payload }) =>
-              using(
-                Stream.merge(
-                  service.subscribe(id, { fromSeq: payload.fromSeq }),
-                  Stream.as(Stream.tick(`${HEARTBEAT_MS} millis`), heartbeat),
-                  { haltStrategy: "left" }
-                ).pipe(Stream.interruptWhen(Deferred.await(signal(id))))
-              ),
-            History: () => using(service.history(id)),
-            Update: ({ payload }) => using(service.update(id, payload.patch as ConversationPatch)),
-            Remove: () => using(service.remove(id)),
-            Regenerate: ({ payload }) => using(service.regenerate(id, payload.options as SendOptions)),
-            Edit: ({ payload }) => using(service.edit(id, payload.messageId, payload.text, payload.options as SendOptions))
-          })
+/**
+ * Scoped: runs the watch that puts away the conversations whose shard left this runner (also one
+ * whose entity was reaped while its run went on). `handOver` is for the runner's stop: every
+ * conversation at once (runs end as interrupted, streams end, so readers resume on the next
+ * owner) instead of the cluster waiting out `entityTerminationTimeout` for streams that never
+ * end on their own.
+ */
+export const makeResidency = (host: Host, options: EntityOptions = {}) =>
+  Effect.gen(function* () {
+    const sharding = yield* Sharding
+    const cap = Math.max(1, options.maxResident ?? 10_000)
+    /** Resident conversations, least recently used first (a Map keeps insertion order). */
+    const resident = new Map<string, Deferred.Deferred<void>>()
+    const owns = (id: string) => sharding.hasShardId(sharding.getShardId(EntityId.make(id), "default"))
+    const leaving = (id: string) => {
+      let d = resident.get(id)
+      if (d === undefined) {
+        d = Deferred.unsafeMake<void>(FiberId.none)
+        resident.set(id, d)
+      }
+      return d
+    }
+    const touch = (id: string) => {
+      const d = leaving(id)
+      resident.delete(id)
+      resident.set(id, d)
+    }
+    const putAway = (id: string) =>
+      Effect.suspend(() => {
+        const d = resident.get(id)
+        resident.delete(id)
+        if (d !== undefined) Deferred.unsafeDone(d, Exit.void)
+        return host.release(id)
+      })
+    const makeRoom = (id: string) =>
+      Effect.gen(function* () {
+        if (resident.has(id) || resident.size < cap) return
+        for (const old of resident.keys()) {
+          if (host.idle(old)) return yield* putAway(old)
+        }
+        return yield* Effect.die(new RunnerFull({ message: `this runner holds its cap of ${cap} conversations, every one busy` }))
+      })
+    yield* Effect.forkScoped(
+      Effect.repeat(
+        Effect.suspend(() => {
+          const gone = [...resident.keys()].filter((id) => !owns(id))
+          return Effect.forEach(gone, putAway, { concurrency: "unbounded", discard: true })
         }),
-        { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
+        Schedule.spaced("500 millis")
       )
-      // Built after the handlers, so released before them: the runner stops → every conversation
-      // here is handed over (run interrupted and committed, streams ended) before the cluster
-      // stops the entities and gives their shards away.
-      const handOver = Layer.scopedDiscard(
-        Effect.addFinalizer(() => Effect.forEach([...resident.keys()], putAway, { concurrency: "unbounded", discard: true }))
+    )
+    const handOver = Effect.suspend(() => Effect.forEach([...resident.keys()], putAway, { concurrency: "unbounded", discard: true }))
+    const residency: Residency = { owns, leaving, touch, makeRoom, putAway, handOver }
+    return residency
+  })
+
+/** The entity's handlers on this runner's local runtime. */
+export const layer = (service: ConversationsService, host: Host, residency: Residency, options: EntityOptions = {}) =>
+  Conversation.toLayer(
+    Effect.gen(function* () {
+      const address = yield* Entity.CurrentAddress
+      const sharding = yield* Sharding
+      const id = address.entityId
+      yield* residency.makeRoom(id)
+      yield* Effect.orDie(host.adopt(id))
+      residency.touch(id)
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          const stillOurs = !(yield* sharding.isShutdown) && sharding.hasShardId(address.shardId)
+          // Reaped for being idle while a run goes on or a reader here follows it: it stays (this
+          // runner still owns it; the residency watch puts it away if the shard leaves).
+          if (stillOurs && !host.idle(id)) return
+          yield* residency.putAway(id)
+        })
       )
-      return handOver.pipe(Layer.provide(handlers))
-    })
+      /** Every request counts as use (and brings back an actor the cap put away). */
+      const using = <A>(a: A): A => {
+        residency.touch(id)
+        return a
+      }
+      return Conversation.of({
+        Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
+        Stop: ({ payload }) => using(service.stop(id, payload.runId)),
+        // Ends when the conversation leaves this runner: the reader resumes on the next owner.
+        Subscribe: ({ payload }) =>
+          using(
+            Stream.merge(service.subscribe(id, { fromSeq: payload.fromSeq }), Stream.as(Stream.tick(`${HEARTBEAT_MS} millis`), heartbeat), {
+              haltStrategy: "left"
+            }).pipe(Stream.interruptWhen(Deferred.await(residency.leaving(id))))
+          ),
+        Hold: () => Effect.sync(() => using(undefined)),
+        History: () => using(service.history(id)),
+        Update: ({ payload }) => using(service.update(id, payload.patch as ConversationPatch)),
+        Remove: () => using(service.remove(id)),
+        Regenerate: ({ payload }) => using(service.regenerate(id, payload.options as SendOptions)),
+        Edit: ({ payload }) => using(service.edit(id, payload.messageId, payload.text, payload.options as SendOptions))
+      })
+    }),
+    { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
   )
 
 export type Results = {
