@@ -14,6 +14,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, type Redacted } from "effect"
 import type { HistoryMessage } from "../../Conversation.js"
 import { EventsExpired, StoreError } from "../../ConversationError.js"
@@ -46,34 +47,82 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
     const retainRuns = Math.max(1, options.retainRuns ?? 100)
     yield* Effect.mapError(migrate(sql), toStoreError)
 
-    const upsertConversation = (c: Store.ConversationRecord) =>
-      sql`INSERT INTO sluice_conversations
-        (id, owner, title, next_seq, queue_mode, settings, created_at, updated_at, pruned_before, system, model)
-        VALUES (${c.id}, ${c.owner ?? null}, ${c.title}, ${c.nextSeq}, ${c.queueMode},
-          ${c.settings === undefined ? null : JSON.stringify(c.settings)}, ${c.createdAt}, ${c.updatedAt}, 1,
-          ${c.system ?? null}, ${c.model ?? null})
-        ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
-          queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
-          system = excluded.system, model = excluded.model`
-    const upsertMessage = (m: Store.MessageRecord) =>
-      sql`INSERT INTO sluice_messages
-        (id, conversation_id, seq, role, text, run_id, status, interrupted, at, client_message_id, superseded, error, caller_bound)
-        VALUES (${m.id}, ${m.conversationId}, ${m.seq}, ${m.role}, ${m.text}, ${m.runId ?? null}, ${m.status},
-          ${m.interrupted ? 1 : 0}, ${m.at}, ${m.clientMessageId ?? null}, ${m.superseded === true ? 1 : 0},
-          ${m.error === undefined ? null : JSON.stringify({ tag: m.error.tag, message: m.error.message })},
-          ${m.callerBound === true ? 1 : 0})
-        ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
-          superseded = excluded.superseded, error = excluded.error`
-    const upsertRun = (r: Store.RunRecord) =>
-      sql`INSERT INTO sluice_runs (id, conversation_id, first_seq, status, started_at, ended_at)
-        VALUES (${r.id}, ${r.conversationId}, ${r.firstSeq}, ${r.status}, ${r.startedAt}, ${r.endedAt ?? null})
-        ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`
-    const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) =>
-      evs.length === 0
-        ? Effect.void
-        : sql`INSERT INTO sluice_events ${sql.insert(
-            evs.map((e) => ({ conversation_id: conversationId, seq: e.seq, run_id: e.runId, tag: e._tag, body: JSON.stringify(e) }))
-          )}`
+    // One statement per table per group commit (a multi-row upsert), not one per row: a commit of
+    // many conversations' deltas costs a handful of round trips. Rows of one id keep the last
+    // version (PostgreSQL refuses to upsert one row twice in a statement); order within the
+    // transaction does not matter for them, and events are all appended.
+    const conversationRow = (c: Store.ConversationRecord) => ({
+      id: c.id,
+      owner: c.owner ?? null,
+      title: c.title,
+      next_seq: c.nextSeq,
+      queue_mode: c.queueMode,
+      settings: c.settings === undefined ? null : JSON.stringify(c.settings),
+      created_at: c.createdAt,
+      updated_at: c.updatedAt,
+      pruned_before: 1,
+      system: c.system ?? null,
+      model: c.model ?? null
+    })
+    const messageRow = (m: Store.MessageRecord) => ({
+      id: m.id,
+      conversation_id: m.conversationId,
+      seq: m.seq,
+      role: m.role,
+      text: m.text,
+      run_id: m.runId ?? null,
+      status: m.status,
+      interrupted: m.interrupted ? 1 : 0,
+      at: m.at,
+      client_message_id: m.clientMessageId ?? null,
+      superseded: m.superseded === true ? 1 : 0,
+      error: m.error === undefined ? null : JSON.stringify({ tag: m.error.tag, message: m.error.message }),
+      caller_bound: m.callerBound === true ? 1 : 0
+    })
+    const runRow = (r: Store.RunRecord) => ({
+      id: r.id,
+      conversation_id: r.conversationId,
+      first_seq: r.firstSeq,
+      status: r.status,
+      started_at: r.startedAt,
+      ended_at: r.endedAt ?? null
+    })
+    /** Rows in statements of at most `size` (PostgreSQL takes at most 65,535 parameters per statement). */
+    const inBatches = <A>(rows: ReadonlyArray<A>, size: number, f: (rows: ReadonlyArray<A>) => Effect.Effect<unknown, SqlError.SqlError>) =>
+      Effect.forEach(
+        Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size)),
+        f,
+        { discard: true }
+      )
+    const upsertConversations = (rows: ReadonlyArray<ReturnType<typeof conversationRow>>) =>
+      inBatches(rows, 2000, (b) =>
+        sql`INSERT INTO sluice_conversations ${sql.insert(b)}
+          ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
+            queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
+            system = excluded.system, model = excluded.model`
+      )
+    const upsertMessages = (rows: ReadonlyArray<ReturnType<typeof messageRow>>) =>
+      inBatches(rows, 2000, (b) =>
+        sql`INSERT INTO sluice_messages ${sql.insert(b)}
+          ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
+            superseded = excluded.superseded, error = excluded.error`
+      )
+    const upsertRuns = (rows: ReadonlyArray<ReturnType<typeof runRow>>) =>
+      inBatches(rows, 5000, (b) =>
+        sql`INSERT INTO sluice_runs ${sql.insert(b)}
+          ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`
+      )
+    const upsertRun = (r: Store.RunRecord) => upsertRuns([runRow(r)])
+    const insertEventRows = (rows: ReadonlyArray<{ conversation_id: string; seq: number; run_id: string; tag: string; body: string }>) =>
+      inBatches(rows, 5000, (b) => sql`INSERT INTO sluice_events ${sql.insert(b)}`)
+    const eventRow = (conversationId: string, e: ReplyEvent) => ({
+      conversation_id: conversationId,
+      seq: e.seq,
+      run_id: e.runId,
+      tag: e._tag,
+      body: JSON.stringify(e)
+    })
+    const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) => insertEventRows(evs.map((e) => eventRow(conversationId, e)))
 
     /** Retention when a run ended: the events of runs past `retainRuns` go (the UserMessages of the oldest kept run stay). */
     const onRunsEnded = (conversationId: string) =>
@@ -89,17 +138,32 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
         yield* sql`UPDATE sluice_conversations SET pruned_before = GREATEST(pruned_before, ${from}) WHERE id = ${conversationId}`
       })
 
-    const writeOne = (c: Store.Commit) =>
+    const writeMany = (cs: ReadonlyArray<Store.Commit>) =>
       Effect.gen(function* () {
-        if (c.conversationChanged !== false) yield* upsertConversation(c.conversation)
-        yield* insertEvents(c.conversation.id, c.events)
-        for (const m of c.messages) yield* upsertMessage(m)
-        for (const r of c.runs) yield* upsertRun(r)
-        if (c.runs.some((r) => r.status !== "running")) yield* onRunsEnded(c.conversation.id)
+        const conversations = new Map<string, ReturnType<typeof conversationRow>>()
+        const messages = new Map<string, ReturnType<typeof messageRow>>()
+        const runsById = new Map<string, ReturnType<typeof runRow>>()
+        const events: Array<ReturnType<typeof eventRow>> = []
+        const ended = new Set<string>()
+        for (const c of cs) {
+          const id = c.conversation.id
+          if (c.conversationChanged !== false) conversations.set(id, conversationRow(c.conversation))
+          for (const e of c.events) events.push(eventRow(id, e))
+          for (const m of c.messages) messages.set(m.id, messageRow(m))
+          for (const r of c.runs) {
+            runsById.set(r.id, runRow(r))
+            if (r.status !== "running") ended.add(id)
+          }
+        }
+        if (conversations.size > 0) yield* upsertConversations([...conversations.values()])
+        if (events.length > 0) yield* insertEventRows(events)
+        if (messages.size > 0) yield* upsertMessages([...messages.values()])
+        if (runsById.size > 0) yield* upsertRuns([...runsById.values()])
+        for (const id of ended) yield* onRunsEnded(id)
       })
 
     const commitMany = (cs: ReadonlyArray<Store.Commit>): Effect.Effect<void, StoreError> =>
-      cs.length === 0 ? Effect.void : Effect.mapError(sql.withTransaction(Effect.forEach(cs, writeOne, { discard: true })), toStoreError)
+      cs.length === 0 ? Effect.void : Effect.mapError(sql.withTransaction(writeMany(cs)), toStoreError)
     const commit = (c: Store.Commit) => commitMany([c])
 
     const nextSeqOf = (row: ConversationRow) =>
