@@ -155,15 +155,38 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
             if (r.status !== "running") ended.add(id)
           }
         }
-        if (conversations.size > 0) yield* upsertConversations([...conversations.values()])
-        if (events.length > 0) yield* insertEventRows(events)
-        if (messages.size > 0) yield* upsertMessages([...messages.values()])
-        if (runsById.size > 0) yield* upsertRuns([...runsById.values()])
-        for (const id of ended) yield* onRunsEnded(id)
+        const params = conversations.size * 11 + events.length * 5 + messages.size * 13 + runsById.size * 6
+        if (ended.size === 0 && params <= 30_000) {
+          // The usual group commit (deltas, checkpoints): ONE statement, one round trip. Its
+          // data-modifying CTEs are one atomic statement, so it needs no BEGIN/COMMIT around it.
+          const parts = [
+            conversations.size === 0 ? undefined : sql`c AS (INSERT INTO sluice_conversations ${sql.insert([...conversations.values()])}
+              ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
+                queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
+                system = excluded.system, model = excluded.model)`,
+            events.length === 0 ? undefined : sql`e AS (INSERT INTO sluice_events ${sql.insert(events)})`,
+            messages.size === 0 ? undefined : sql`m AS (INSERT INTO sluice_messages ${sql.insert([...messages.values()])}
+              ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
+                superseded = excluded.superseded, error = excluded.error)`,
+            runsById.size === 0 ? undefined : sql`r AS (INSERT INTO sluice_runs ${sql.insert([...runsById.values()])}
+              ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at)`
+          ].filter((f) => f !== undefined)
+          if (parts.length > 0) yield* sql`WITH ${sql.csv(parts)} SELECT 1`
+          return
+        }
+        yield* sql.withTransaction(
+          Effect.gen(function* () {
+            if (conversations.size > 0) yield* upsertConversations([...conversations.values()])
+            if (events.length > 0) yield* insertEventRows(events)
+            if (messages.size > 0) yield* upsertMessages([...messages.values()])
+            if (runsById.size > 0) yield* upsertRuns([...runsById.values()])
+            for (const id of ended) yield* onRunsEnded(id)
+          })
+        )
       })
 
     const commitMany = (cs: ReadonlyArray<Store.Commit>): Effect.Effect<void, StoreError> =>
-      cs.length === 0 ? Effect.void : Effect.mapError(sql.withTransaction(writeMany(cs)), toStoreError)
+      cs.length === 0 ? Effect.void : Effect.mapError(writeMany(cs), toStoreError)
     const commit = (c: Store.Commit) => commitMany([c])
 
     const nextSeqOf = (row: ConversationRow) =>
