@@ -109,12 +109,18 @@ export const post = async (base: string, path: string, body: unknown) => {
 
 export const get = async (base: string, path: string) => (await (await fetch(`${base}${path}`)).json()) as Record<string, unknown>
 
-/** Waits until every runner is ready, i.e. holds some of the shards (so conversations spread over all). */
+/**
+ * Waits until every runner is ready (holds shards) and the shards are all held between them: the
+ * hand-over of shards to a runner that joined is over, so conversations spread over all of them.
+ */
 export const allReady = async (runners: ReadonlyArray<Runner>, ms = 60_000) => {
   const t0 = Date.now()
   for (;;) {
-    const states = await Promise.all(runners.map(async (r) => (await fetch(`${r.base}/readyz`)).json() as Promise<{ ready: boolean }>))
-    if (states.every((s) => s.ready)) return states
+    const states = await Promise.all(
+      runners.map(async (r) => (await fetch(`${r.base}/readyz`)).json() as Promise<{ ready: boolean; cluster?: { shardsHeld: number; shards: number } }>)
+    )
+    const held = states.reduce((n, s) => n + (s.cluster?.shardsHeld ?? 0), 0)
+    if (states.every((s) => s.ready) && held === states[0]?.cluster?.shards) return states
     if (Date.now() - t0 > ms) throw new Error(`runners not ready: ${JSON.stringify(states)}`)
     await new Promise((r) => setTimeout(r, 100))
   }

@@ -98,18 +98,18 @@ export class RunnerFull extends Schema.TaggedError<RunnerFull>()("RunnerFull", {
 /** The entity's handlers on this runner's local runtime. */
 /**
  * Which conversations live on this runner, shared by the entity handlers and this runner's
- * callers: residency (least recently used first, capped), and per conversation a signal that it
- * left (its streams end, their readers resume on the next owner).
+ * callers: least recently used first, capped, each with a signal that ends its streams when it
+ * is put away here (their readers resume on the next owner).
  */
 export interface Residency {
   /** This runner owns the conversation's shard now. */
   readonly owns: (conversationId: string) => boolean
-  /** Completed when the conversation leaves this runner (or the runner stops). */
+  /** Completed when the conversation is put away here (or the runner stops): its streams end. */
   readonly leaving: (conversationId: string) => Deferred.Deferred<void>
   readonly touch: (conversationId: string) => void
   /** Room for one more: at the cap, the least recently used idle conversation is put away. */
   readonly makeRoom: (conversationId: string) => Effect.Effect<void>
-  /** Releases it here: run interrupted and committed, actor gone, streams ended. */
+  /** Releases it here: run interrupted and committed, actor gone (and with it its streams). */
   readonly putAway: (conversationId: string) => Effect.Effect<void>
   /** Puts every one away (the runner stops). */
   readonly handOver: Effect.Effect<void>
@@ -126,7 +126,7 @@ export const makeResidency = (host: Host, options: EntityOptions = {}) =>
   Effect.gen(function* () {
     const sharding = yield* Sharding
     const cap = Math.max(1, options.maxResident ?? 10_000)
-    /** Resident conversations, least recently used first (a Map keeps insertion order). */
+    /** Resident conversations, least recently used first (a Map keeps insertion order), each with its leaving signal. */
     const resident = new Map<string, Deferred.Deferred<void>>()
     const owns = (id: string) => sharding.hasShardId(sharding.getShardId(EntityId.make(id), "default"))
     const leaving = (id: string) => {
@@ -198,12 +198,12 @@ export const layer = (service: ConversationsService, host: Host, residency: Resi
       return Conversation.of({
         Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
         Stop: ({ payload }) => using(service.stop(id, payload.runId)),
-        // Ends when the conversation leaves this runner: the reader resumes on the next owner.
+        // Ends when the conversation is put away here: the reader resumes on the next owner.
         Subscribe: ({ payload }) =>
           using(
             Stream.merge(service.subscribe(id, { fromSeq: payload.fromSeq }), Stream.as(Stream.tick(`${HEARTBEAT_MS} millis`), heartbeat), {
               haltStrategy: "left"
-            }).pipe(Stream.interruptWhen(Deferred.await(residency.leaving(id))))
+            }).pipe(Stream.merge(Stream.drain(Stream.fromEffect(Deferred.await(residency.leaving(id)))), { haltStrategy: "either" }))
           ),
         Hold: () => Effect.sync(() => using(undefined)),
         History: () => using(service.history(id)),
