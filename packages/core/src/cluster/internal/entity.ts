@@ -198,7 +198,9 @@ export const layer = (service: ConversationsService, host: Host, residency: Resi
       return Conversation.of({
         Send: ({ payload }) => using(service.send(id, payload.text, payload.options as SendOptions)),
         Stop: ({ payload }) => using(service.stop(id, payload.runId)),
-        // Ends when the conversation is put away here: the reader resumes on the next owner.
+        // Ends when the conversation is put away here: the reader resumes on the next owner. (The
+        // end of the local stream alone did not always end the RPC stream during a shutdown: the
+        // leaving signal does, for a queue hop per chunk on remote reads.)
         Subscribe: ({ payload }) =>
           using(
             Stream.merge(service.subscribe(id, { fromSeq: payload.fromSeq }), Stream.as(Stream.tick(`${HEARTBEAT_MS} millis`), heartbeat), {

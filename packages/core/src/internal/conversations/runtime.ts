@@ -501,6 +501,9 @@ export const make = (options: RuntimeOptions = {}) =>
       Effect.gen(function* () {
         const a = registry.peek(conversationId)
         if (a === undefined) return
+        // Its readers first: their streams end now, so they resume on the next owner while the
+        // run below winds down (what it still publishes here nobody reads; the log has it).
+        a.fanout.close()
         yield* a.sendLock.withPermits(1)(
           Effect.sync(() => {
             a.queue = []
