@@ -83,7 +83,7 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
       runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
       const [a, b] = runners as [Runner, Runner]
       await allReady(runners)
-      const ids = ["t1", "t2", "t3", "t4", "t5", "t6"]
+      const ids = Array.from({ length: 10 }, (_, i) => `t${i + 1}`)
       for (const id of ids) expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `first ${id}` })).status).toBe(202)
       const watchers = ids.map((id) => sse(b.base, id, 0))
       await until(() => watchers.every((w) => w.events.some((e) => e._tag === "Draft")), 60_000, () => "drafts")
@@ -121,7 +121,7 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
       runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
       const [a, b] = runners as [Runner, Runner]
       await allReady(runners)
-      const ids = ["k1", "k2", "k3", "k4", "k5", "k6"]
+      const ids = Array.from({ length: 10 }, (_, i) => `k${i + 1}`)
       for (const id of ids) {
         expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `first ${id}` })).status).toBe(202)
         expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `second ${id}` })).status).toBe(202)

@@ -110,8 +110,8 @@ export const post = async (base: string, path: string, body: unknown) => {
 export const get = async (base: string, path: string) => (await (await fetch(`${base}${path}`)).json()) as Record<string, unknown>
 
 /**
- * Waits until every runner is ready (holds shards) and the shards are all held between them: the
- * hand-over of shards to a runner that joined is over, so conversations spread over all of them.
+ * Waits until every runner is ready (holds shards), the shards are all held between them and
+ * evenly: the hand-over of shards to a runner that joined is over, so conversations spread over all.
  */
 export const allReady = async (runners: ReadonlyArray<Runner>, ms = 60_000) => {
   const t0 = Date.now()
@@ -120,7 +120,10 @@ export const allReady = async (runners: ReadonlyArray<Runner>, ms = 60_000) => {
       runners.map(async (r) => (await fetch(`${r.base}/readyz`)).json() as Promise<{ ready: boolean; cluster?: { shardsHeld: number; shards: number } }>)
     )
     const held = states.reduce((n, s) => n + (s.cluster?.shardsHeld ?? 0), 0)
-    if (states.every((s) => s.ready) && held === states[0]?.cluster?.shards) return states
+    const total = states[0]?.cluster?.shards ?? 0
+    // Each holds at least 80 % of its fair share: the conversations of a test spread over all.
+    const balanced = states.every((s) => (s.cluster?.shardsHeld ?? 0) >= (0.8 * total) / states.length)
+    if (states.every((s) => s.ready) && held === total && balanced) return states
     if (Date.now() - t0 > ms) throw new Error(`runners not ready: ${JSON.stringify(states)}`)
     await new Promise((r) => setTimeout(r, 100))
   }

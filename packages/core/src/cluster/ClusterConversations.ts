@@ -204,10 +204,12 @@ const makeClient = (options: Options) =>
           Stream.suspend(() => (residency.owns(conversationId) ? here : remote)).pipe(
             Stream.catchAllCause((cause) => {
               const failure = Cause.failureOption(cause)
-              if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isDomain(failure.value))) {
+              // Only a resume that can no longer be exact ends the reader; everything else (no owner
+              // answering yet while shards move, the transport's defect, a store error) is resumed below.
+              if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && failure.value instanceof EventsExpired)) {
                 return Stream.failCause(cause as Cause.Cause<StoreError | EventsExpired>)
               }
-              return Stream.empty // a cluster failure or the transport's defect: resumed below
+              return Stream.empty
             }),
             Stream.concat(
               Stream.unwrap(

@@ -22,7 +22,7 @@ import * as EntityId from "@effect/cluster/EntityId"
 import { Sharding } from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
 import { Deferred, type Duration, Effect, Exit, FiberId, Schedule, Schema, Stream } from "effect"
-import type { Accepted, ConversationPatch, HistoryMessage, Regenerated, SendOptions } from "../../Conversation.js"
+import type { ConversationPatch, SendOptions } from "../../Conversation.js"
 import {
   ConversationBusy,
   ConversationNotFound,
@@ -217,10 +217,3 @@ export const layer = (service: ConversationsService, host: Host, residency: Resi
     }),
     { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
   )
-
-export type Results = {
-  readonly Send: Accepted
-  readonly History: ReadonlyArray<HistoryMessage>
-  readonly Regenerate: Regenerated
-  readonly Edit: Accepted
-}

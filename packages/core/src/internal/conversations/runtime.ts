@@ -36,6 +36,7 @@ import type { ReplyEvent } from "../../ReplyEvent.js"
 import * as A from "./actor.js"
 import { mergeBySeq } from "./draftLog.js"
 import * as EventLog from "./eventLog.js"
+import * as Host from "./host.js"
 import * as Registry from "./registry.js"
 import * as RunLoop from "./runLoop.js"
 
@@ -476,53 +477,7 @@ export const make = (options: RuntimeOptions = {}) =>
       )
     }
 
-    // ---- hosting one conversation among several processes (a cluster runner) ----------------
-
-    /**
-     * This process now owns `conversationId`: unless its actor is already here, close what a dead
-     * owner left running (`ConversationStore.recover`) and queue the turns it accepted and never
-     * started, each once.
-     */
-    const adopt = (conversationId: string): Effect.Effect<void, StoreError> =>
-      Effect.suspend(() => {
-        if (registry.peek(conversationId) !== undefined) return Effect.void
-        return Effect.zipRight(
-          store.recover?.(conversationId) ?? Effect.void,
-          Effect.flatMap(store.unanswered(conversationId), requeueTurns)
-        )
-      })
-
-    /**
-     * This process no longer owns `conversationId`: queued turns are dropped from memory (they
-     * stay unanswered in the store, for the next owner), a running run ends as interrupted and is
-     * committed, and the actor goes (its readers' streams end), so nothing here writes it again.
-     */
-    const release = (conversationId: string): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        const a = registry.peek(conversationId)
-        if (a === undefined) return
-        // Its readers first: their streams end now, so they resume on the next owner while the
-        // run below winds down (what it still publishes here nobody reads; the log has it).
-        a.fanout.close()
-        yield* a.sendLock.withPermits(1)(
-          Effect.sync(() => {
-            a.queue = []
-            a.queued = 0
-          })
-        )
-        const run = a.run
-        if (run !== undefined) {
-          run.stopReason ??= "interrupted"
-          if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
-          yield* Deferred.await(run.ended)
-        }
-        yield* registry.invalidate(conversationId)
-      })
-    /** Whether the conversation has work here (a run, or turns queued). */
-    const busy = (conversationId: string) => {
-      const a = registry.peek(conversationId)
-      return a !== undefined && (a.run !== undefined || a.queued > 0)
-    }
+    const host = Host.make({ registry, store, requeueTurns })
 
     const service: ConversationsService = { send, stop, subscribe, history, list, owner, update, remove, regenerate, edit }
     const feed: ConversationFeedService = { listen }
@@ -536,14 +491,6 @@ export const make = (options: RuntimeOptions = {}) =>
       outboxLengths: (id: string) => registry.peek(id)?.fanout.outboxLengths() ?? [],
       /** Activate an actor without sending (benches). */
       activate: (id: string) => Effect.scoped(Effect.asVoid(registry.lease(id))),
-      host: {
-        adopt,
-        release,
-        busy,
-        idle: (id: string) => {
-          const a = registry.peek(id)
-          return a === undefined || (a.run === undefined && a.queued === 0 && a.fanout.size === 0)
-        }
-      }
+      host
     }
   })
