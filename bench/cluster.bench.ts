@@ -192,38 +192,38 @@ export default async () => {
   }
   const targets = (["single", "cluster×1", "cluster×3"] as const).filter((t) => onlyTargets === undefined || onlyTargets.includes(t))
   if (parts.includes("streaming")) {
-  console.log(`cluster: streaming ${seconds} s per stream at 20 deltas/s, loads ${loads.join(", ")}; CPU summed over every gateway process`)
-  console.log("| streams | target | CPU per delivered delta | delivered | p50 / p99 added latency |")
-  console.log("|---:|---|---:|---:|---:|")
-  for (const n of loads) {
-    for (const t of targets) {
-      await using db = await database()
-      const r = await streaming(t, n, db.url)
-      console.log(`| ${n} | ${t} | ${r.cpuPerDeltaUs.toFixed(0)} µs | ${(r.delivered * 100).toFixed(1)} % | ${r.p50} / ${r.p99} ms |`)
+    console.log(`cluster: streaming ${seconds} s per stream at 20 deltas/s, loads ${loads.join(", ")}; CPU summed over every gateway process`)
+    console.log("| streams | target | CPU per delivered delta | delivered | p50 / p99 added latency |")
+    console.log("|---:|---|---:|---:|---:|")
+    for (const n of loads) {
+      for (const t of targets) {
+        await using db = await database()
+        const r = await streaming(t, n, db.url)
+        console.log(`| ${n} | ${t} | ${r.cpuPerDeltaUs.toFixed(0)} µs | ${(r.delivered * 100).toFixed(1)} % | ${r.p50} / ${r.p99} ms |`)
+      }
     }
-  }
   }
   if (parts.includes("sends")) {
-  console.log(`\ncluster: accepted sends/s (32 HTTP clients, ${seconds} s)`)
-  console.log("| target | sends/s | refused |")
-  console.log("|---|---:|---:|")
-  for (const t of targets) {
-    await using db = await database()
-    const r = await sends(t, db.url)
-    console.log(`| ${t} | ${r.perSecond.toFixed(0)} | ${r.failed} |`)
-  }
+    console.log(`\ncluster: accepted sends/s (32 HTTP clients, ${seconds} s)`)
+    console.log("| target | sends/s | refused |")
+    console.log("|---|---:|---:|")
+    for (const t of targets) {
+      await using db = await database()
+      const r = await sends(t, db.url)
+      console.log(`| ${t} | ${r.perSecond.toFixed(0)} | ${r.failed} |`)
+    }
   }
   if (parts.includes("failover")) {
-  for (const signal of ["SIGKILL", "SIGTERM"] as const) {
-    const times: Array<number> = []
-    for (let i = 0; i < failovers; i++) {
-      await using db = await database()
-      times.push(await failover(signal, db.url))
+    for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+      const times: Array<number> = []
+      for (let i = 0; i < failovers; i++) {
+        await using db = await database()
+        times.push(await failover(signal, db.url))
+      }
+      console.log(
+        `\ncluster failover (${signal} one of 3 runners, 12 conversations): every conversation answered again after ` +
+          `${median(times).toFixed(0)} ms (median of ${times.length}; each: ${times.map((t) => t.toFixed(0)).join(", ")} ms)`
+      )
     }
-    console.log(
-      `\ncluster failover (${signal} one of 3 runners, 12 conversations): every conversation answered again after ` +
-        `${median(times).toFixed(0)} ms (median of ${times.length}; each: ${times.map((t) => t.toFixed(0)).join(", ")} ms)`
-    )
-  }
   }
 }

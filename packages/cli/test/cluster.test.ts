@@ -18,6 +18,43 @@ const stored = (events: ReadonlyArray<SseEvent>) => events.filter((e) => e._tag 
 const ended = (events: ReadonlyArray<SseEvent>) => events.filter((e) => e._tag === "RunEnded").length
 const increasing = (events: ReadonlyArray<SseEvent>) => events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq)
 
+/**
+ * Two runners (`a`, `b`) on a database of their own with the offline model at `offline`, the
+ * shards split evenly between them; both stopped after `f`.
+ */
+const twoRunners = async (offline: { tokensPerSecond: number; words: number }, f: (a: Runner, b: Runner) => Promise<void>) => {
+  await using db = await database()
+  using dir = tempDir()
+  const file = config(dir.path, offline)
+  const runners: Array<Runner> = []
+  try {
+    runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
+    await allReady(runners)
+    await f(runners[0]!, runners[1]!)
+  } finally {
+    await Promise.all(runners.map((r) => r.kill("SIGTERM")))
+  }
+}
+
+/**
+ * Each reader on `base` never noticed an owner change: no seq twice, none out of order, nothing
+ * missing against a replay of the log (`runs` runs). Stops the readers; returns how many of their
+ * runs ended as interrupted.
+ */
+const readersSawTheLog = async (base: string, ids: ReadonlyArray<string>, watchers: ReadonlyArray<ReturnType<typeof sse>>, runs: number) => {
+  let interrupted = 0
+  for (const [i, id] of ids.entries()) {
+    const seen = watchers[i]!.events
+    watchers[i]!.stop()
+    expect(increasing(seen), id).toBe(true)
+    expect(stored(seen)).toEqual(await logOf(base, id, runs))
+    const ends = seen.filter((e) => e._tag === "RunEnded")
+    expect(ends.length, id).toBe(runs)
+    interrupted += ends.filter((e) => e.reason === "interrupted").length
+  }
+  return interrupted
+}
+
 /** A conversation's whole retained log through `base`, read to its last run's end. */
 const logOf = async (base: string, id: string, runs: number) => {
   const r = sse(base, id, 0)
@@ -27,15 +64,8 @@ const logOf = async (base: string, id: string, runs: number) => {
 }
 
 describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreSQL)", () => {
-  it("any gateway serves any conversation: the same events and seqs, and a resume on another gateway is exact", async () => {
-    await using db = await database()
-    using dir = tempDir()
-    const file = config(dir.path, { tokensPerSecond: 400, words: 60 })
-    const runners: Array<Runner> = []
-    try {
-      runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
-      const [a, b] = runners as [Runner, Runner]
-      await allReady(runners)
+  it("any gateway serves any conversation: the same events and seqs, and a resume on another gateway is exact", () =>
+    twoRunners({ tokensPerSecond: 400, words: 60 }, async (a, b) => {
       const ids = ["c1", "c2", "c3", "c4", "c5", "c6"]
       const accepted = []
       for (const id of ids) {
@@ -69,20 +99,10 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
         expect(history).toEqual(await get(a.base, `/v1/conversations/${id}/messages`))
         expect((history.messages as Array<{ role: string }>).filter((m) => m.role === "user").length).toBe(1)
       }
-    } finally {
-      await Promise.all(runners.map((r) => r.kill("SIGTERM")))
-    }
-  }, 180_000)
+    }), 180_000)
 
-  it("SIGTERM on a runner hands its conversations over: its runs end as interrupted, the others take them at once", async () => {
-    await using db = await database()
-    using dir = tempDir()
-    const file = config(dir.path, { tokensPerSecond: 40, words: 150 })
-    const runners: Array<Runner> = []
-    try {
-      runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
-      const [a, b] = runners as [Runner, Runner]
-      await allReady(runners)
+  it("SIGTERM on a runner hands its conversations over: its runs end as interrupted, the others take them at once", () =>
+    twoRunners({ tokensPerSecond: 40, words: 150 }, async (a, b) => {
       const ids = Array.from({ length: 10 }, (_, i) => `t${i + 1}`)
       for (const id of ids) expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `first ${id}` })).status).toBe(202)
       const watchers = ids.map((id) => sse(b.base, id, 0))
@@ -96,31 +116,14 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
       console.log(`cluster handoff: the runner exited ${exitMs} ms after SIGTERM; every conversation accepted a message ${Math.max(...answered.map((r) => r.ms))} ms after it`)
       for (const r of answered) expect(r.status, r.id).toBe(202)
       await until(() => watchers.every((w) => ended(w.events) >= 2), 90_000, () => watchers.map((w) => `${ended(w.events)}/${w.events.length}`).join(",") + b.out().split("\n").filter((l) => /WARN|ERROR/.test(l)).join("\n"))
-      let interrupted = 0
-      for (const [i, id] of ids.entries()) {
-        const seen = watchers[i]!.events
-        watchers[i]!.stop()
-        expect(increasing(seen), id).toBe(true)
-        expect(stored(seen)).toEqual(await logOf(b.base, id, 2))
-        interrupted += seen.filter((e) => e._tag === "RunEnded" && e.reason === "interrupted").length
-      }
+      const interrupted = await readersSawTheLog(b.base, ids, watchers, 2)
       expect(interrupted).toBeGreaterThan(0)
       expect(interrupted).toBeLessThan(ids.length)
-    } finally {
-      await Promise.all(runners.map((r) => r.kill("SIGTERM")))
-    }
-  }, 240_000)
+    }), 240_000)
 
-  it("SIGKILL of a runner mid-run: its conversations answer again within seconds, every accepted message is answered once, readers resume", async () => {
-    await using db = await database()
-    using dir = tempDir()
+  it("SIGKILL of a runner mid-run: its conversations answer again within seconds, every accepted message is answered once, readers resume", () =>
     // Replies of ~150 words at 40 tokens/s: the kill lands mid-reply, with the second message queued.
-    const file = config(dir.path, { tokensPerSecond: 40, words: 150 })
-    const runners: Array<Runner> = []
-    try {
-      runners.push(...(await Promise.all([runner(db.url, file, `${dir.path}/a`), runner(db.url, file, `${dir.path}/b`)])))
-      const [a, b] = runners as [Runner, Runner]
-      await allReady(runners)
+    twoRunners({ tokensPerSecond: 40, words: 150 }, async (a, b) => {
       const ids = Array.from({ length: 10 }, (_, i) => `k${i + 1}`)
       for (const id of ids) {
         expect((await post(b.base, `/v1/conversations/${id}/messages`, { text: `first ${id}` })).status).toBe(202)
@@ -147,16 +150,8 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
       expect(worst).toBeLessThan(15_000) // @effect/cluster's defaults took ~30 s
 
       await until(() => watchers.every((w) => ended(w.events) >= 3), 90_000, () => watchers.map((w) => ended(w.events)).join(","))
-      let interrupted = 0
-      for (const [i, id] of ids.entries()) {
-        const seen = watchers[i]!.events
-        watchers[i]!.stop()
-        // The reader on B never noticed the owner change: no seq twice, none out of order, nothing missing.
-        expect(increasing(seen), id).toBe(true)
-        expect(stored(seen)).toEqual(await logOf(b.base, id, 3))
-        const runs = seen.filter((e) => e._tag === "RunEnded")
-        expect(runs.length, id).toBe(3)
-        interrupted += runs.filter((e) => e.reason === "interrupted").length
+      const interrupted = await readersSawTheLog(b.base, ids, watchers, 3)
+      for (const id of ids) {
         // Every accepted message once, each answered by exactly one run.
         const { messages } = (await get(b.base, `/v1/conversations/${id}/messages`)) as {
           messages: Array<{ role: string; text: string; runId: string; status: string }>
@@ -169,8 +164,5 @@ describe.skipIf(pgUnavailable !== undefined)("sluice gateway --cluster (PostgreS
       // The runs the dead runner owned ended as interrupted (and only those: B's ran to the end).
       expect(interrupted).toBeGreaterThan(0)
       expect(interrupted).toBeLessThan(ids.length)
-    } finally {
-      await Promise.all(runners.map((r) => r.kill("SIGTERM")))
-    }
-  }, 240_000)
+    }), 240_000)
 })

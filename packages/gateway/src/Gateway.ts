@@ -263,9 +263,7 @@ export const resolveCluster = (
 ): Effect.Effect<Omit<CoreRuntime.ClusterOptions, "config"> | undefined, InvalidClusterOptions> => {
   const section = config.gateway?.cluster
   const given = typeof options.cluster === "object" ? options.cluster : {}
-  if (options.cluster === undefined || options.cluster === false) {
-    if (section === undefined) return Effect.succeed(undefined)
-  }
+  if (!options.cluster && section === undefined) return Effect.succeed(undefined)
   const databaseUrl = given.databaseUrl ?? secretOf(nonEmpty(env.SLUICE_DATABASE_URL), env) ?? secretOf(section?.databaseUrl, env)
   if (databaseUrl === undefined) {
     return Effect.fail(

@@ -112,23 +112,17 @@ const makeClient = (options: Options) =>
     const rt = yield* Local
     const residency = yield* Residency
     const wait = Duration.toMillis(Duration.decode(options.ownerWait ?? "20 seconds"))
-    const retries = Math.max(1, Math.ceil(wait / 250))
 
     /**
      * A call to the owner: a cluster failure (no owner yet, owner gone) is retried until an owner
-     * answers or `ownerWait` passes; the conversation's own errors are the caller's.
+     * answers, for at most `ownerWait` in all (the cluster also holds a request while it retries on
+     * its own, e.g. an owner at its cap); the conversation's own errors are the caller's.
      */
     const call = <A, E>(what: string, conversationId: string, f: () => Effect.Effect<A, E | unknown>) =>
       f().pipe(
         // A runner's socket dying mid-call surfaces as a defect of the transport: retried like the rest.
         Effect.catchAllDefect((defect) => Effect.fail(new Transient({ defect }))),
-        Effect.retry({ while: (e) => !isDomain(e), schedule: Schedule.spaced("250 millis"), times: retries }),
-        Effect.catchIf(
-          (e) => !isDomain(e),
-          (e) => Effect.fail(new StoreError({ message: `cluster: ${what} ${conversationId}: no runner answered (${describe(e)})` }))
-        ),
-        // The cluster also holds a request while it retries on its own (an owner that cannot
-        // start the conversation yet, e.g. at its cap): bounded here too.
+        Effect.retry({ while: (e) => !isDomain(e), schedule: Schedule.spaced("250 millis") }),
         Effect.timeoutFail({
           duration: wait,
           onTimeout: () => new StoreError({ message: `cluster: ${what} ${conversationId}: no runner answered within ${wait} ms` })

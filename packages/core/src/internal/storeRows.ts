@@ -5,6 +5,7 @@
  * @internal
  */
 import type * as SqlError from "@effect/sql/SqlError"
+import type { HistoryMessage } from "../Conversation.js"
 import type * as Store from "../ConversationStore.js"
 import { StoreError } from "../ConversationError.js"
 
@@ -110,3 +111,18 @@ export const conversationOrder = (ms: ReadonlyArray<Store.MessageRecord>): Reado
   return out.flat()
 }
 
+
+/** What `history` shows of the stored messages: the ones not superseded, without store-only fields. */
+export const historyOf = (ms: ReadonlyArray<Store.MessageRecord>): ReadonlyArray<HistoryMessage> =>
+  ms
+    .filter((m) => m.superseded !== true)
+    .map((m) => ({
+      messageId: m.id,
+      role: m.role,
+      text: m.text,
+      ...(m.runId === undefined ? {} : { runId: m.runId }),
+      status: m.status,
+      interrupted: m.interrupted,
+      at: m.at,
+      ...(m.error === undefined ? {} : { error: m.error })
+    }))

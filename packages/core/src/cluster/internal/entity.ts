@@ -32,11 +32,11 @@ import {
   StoreError
 } from "../../ConversationError.js"
 import type { ConversationsService } from "../../Conversations.js"
+import type { Host } from "../../internal/conversations/host.js"
 
 /** Sent on a Subscribe stream every `HEARTBEAT_MS`, so a reader can tell a quiet conversation from a dead stream. */
-export const Heartbeat = Schema.TaggedStruct("Heartbeat", {})
 export const HEARTBEAT_MS = 2000
-const heartbeat = Heartbeat.make({})
+const heartbeat = { _tag: "Heartbeat" } as const
 
 /** Plain data (JSON-safe records the runtime already defines); typed at the edges below. */
 const Data = Schema.Any
@@ -72,14 +72,6 @@ export const Conversation = Entity.make("SluiceConversation", [
     error: Schema.Union(ConversationBusy, ConversationNotFound, MessageNotFound, MailboxFull, StoreError)
   })
 ])
-
-export interface Host {
-  readonly adopt: (conversationId: string) => Effect.Effect<void, StoreError>
-  readonly release: (conversationId: string) => Effect.Effect<void>
-  readonly busy: (conversationId: string) => boolean
-  /** Nothing going on here: no run, no queued turn, no reader. */
-  readonly idle: (conversationId: string) => boolean
-}
 
 export interface EntityOptions {
   /** How long an entity with no request stays (default 1 minute; its actor may stay longer, see `Conversations.Options`). */

@@ -14,9 +14,8 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type * as SqlError from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Clock, Effect, Layer, type Redacted } from "effect"
-import type { HistoryMessage } from "../../Conversation.js"
 import { EventsExpired, StoreError } from "../../ConversationError.js"
 import type * as Store from "../../ConversationStore.js"
 import { ConversationStore } from "../../ConversationStore.js"
@@ -24,6 +23,7 @@ import {
   type ConversationRow,
   conversationOf,
   conversationOrder,
+  historyOf,
   type MessageRow,
   messageOf,
   type RunRow,
@@ -87,34 +87,21 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
       started_at: r.startedAt,
       ended_at: r.endedAt ?? null
     })
-    /** Rows in statements of at most `size` (PostgreSQL takes at most 65,535 parameters per statement). */
-    const inBatches = <A>(rows: ReadonlyArray<A>, size: number, f: (rows: ReadonlyArray<A>) => Effect.Effect<unknown, SqlError.SqlError>) =>
-      Effect.forEach(
-        Array.from({ length: Math.ceil(rows.length / size) }, (_, i) => rows.slice(i * size, (i + 1) * size)),
-        f,
-        { discard: true }
-      )
-    const upsertConversations = (rows: ReadonlyArray<ReturnType<typeof conversationRow>>) =>
-      inBatches(rows, 2000, (b) =>
-        sql`INSERT INTO sluice_conversations ${sql.insert(b)}
-          ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
-            queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
-            system = excluded.system, model = excluded.model`
-      )
-    const upsertMessages = (rows: ReadonlyArray<ReturnType<typeof messageRow>>) =>
-      inBatches(rows, 2000, (b) =>
-        sql`INSERT INTO sluice_messages ${sql.insert(b)}
-          ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
-            superseded = excluded.superseded, error = excluded.error`
-      )
-    const upsertRuns = (rows: ReadonlyArray<ReturnType<typeof runRow>>) =>
-      inBatches(rows, 5000, (b) =>
-        sql`INSERT INTO sluice_runs ${sql.insert(b)}
-          ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`
-      )
-    const upsertRun = (r: Store.RunRecord) => upsertRuns([runRow(r)])
-    const insertEventRows = (rows: ReadonlyArray<{ conversation_id: string; seq: number; run_id: string; tag: string; body: string }>) =>
-      inBatches(rows, 5000, (b) => sql`INSERT INTO sluice_events ${sql.insert(b)}`)
+    // Each table's write, defined once: alone (batched, in a transaction) or as a CTE of the one
+    // statement a usual group commit is.
+    type Rows<F extends (...a: never) => unknown> = ReadonlyArray<ReturnType<F>>
+    const upsertConversationsSql = (rows: Rows<typeof conversationRow>) =>
+      sql`INSERT INTO sluice_conversations ${sql.insert(rows)}
+        ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
+          queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
+          system = excluded.system, model = excluded.model`
+    const upsertMessagesSql = (rows: Rows<typeof messageRow>) =>
+      sql`INSERT INTO sluice_messages ${sql.insert(rows)}
+        ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
+          superseded = excluded.superseded, error = excluded.error`
+    const upsertRunsSql = (rows: Rows<typeof runRow>) =>
+      sql`INSERT INTO sluice_runs ${sql.insert(rows)} ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at`
+    const insertEventsSql = (rows: Rows<typeof eventRow>) => sql`INSERT INTO sluice_events ${sql.insert(rows)}`
     const eventRow = (conversationId: string, e: ReplyEvent) => ({
       conversation_id: conversationId,
       seq: e.seq,
@@ -122,7 +109,9 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
       tag: e._tag,
       body: JSON.stringify(e)
     })
-    const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) => insertEventRows(evs.map((e) => eventRow(conversationId, e)))
+    const upsertRun = (r: Store.RunRecord) => upsertRunsSql([runRow(r)])
+    const insertEvents = (conversationId: string, evs: ReadonlyArray<ReplyEvent>) =>
+      evs.length === 0 ? Effect.void : insertEventsSql(evs.map((e) => eventRow(conversationId, e)))
 
     /** Retention when a run ended: the events of runs past `retainRuns` go (the UserMessages of the oldest kept run stay). */
     const onRunsEnded = (conversationId: string) =>
@@ -155,31 +144,34 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
             if (r.status !== "running") ended.add(id)
           }
         }
-        const params = conversations.size * 11 + events.length * 5 + messages.size * 13 + runsById.size * 6
+        /** One table's rows and its write, whole or a slice. */
+        const table = <R>(name: string, params: number, rows: ReadonlyArray<R>, write: (rows: ReadonlyArray<R>) => Statement.Statement<unknown>) => ({
+          name,
+          params,
+          count: rows.length,
+          write: (from = 0, to = rows.length) => write(rows.slice(from, to))
+        })
+        const writes = [
+          table("c", 11, [...conversations.values()], upsertConversationsSql),
+          table("e", 5, events, insertEventsSql),
+          table("m", 13, [...messages.values()], upsertMessagesSql),
+          table("r", 6, [...runsById.values()], upsertRunsSql)
+        ].filter((w) => w.count > 0)
+        const params = writes.reduce((n, w) => n + w.count * w.params, 0)
         if (ended.size === 0 && params <= 30_000) {
           // The usual group commit (deltas, checkpoints): ONE statement, one round trip. Its
           // data-modifying CTEs are one atomic statement, so it needs no BEGIN/COMMIT around it.
-          const parts = [
-            conversations.size === 0 ? undefined : sql`c AS (INSERT INTO sluice_conversations ${sql.insert([...conversations.values()])}
-              ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, title = excluded.title, next_seq = excluded.next_seq,
-                queue_mode = excluded.queue_mode, settings = excluded.settings, updated_at = excluded.updated_at,
-                system = excluded.system, model = excluded.model)`,
-            events.length === 0 ? undefined : sql`e AS (INSERT INTO sluice_events ${sql.insert(events)})`,
-            messages.size === 0 ? undefined : sql`m AS (INSERT INTO sluice_messages ${sql.insert([...messages.values()])}
-              ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, interrupted = excluded.interrupted,
-                superseded = excluded.superseded, error = excluded.error)`,
-            runsById.size === 0 ? undefined : sql`r AS (INSERT INTO sluice_runs ${sql.insert([...runsById.values()])}
-              ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at)`
-          ].filter((f) => f !== undefined)
-          if (parts.length > 0) yield* sql`WITH ${sql.csv(parts)} SELECT 1`
+          if (writes.length > 0) yield* sql`WITH ${sql.csv(writes.map((w) => sql`${sql.literal(w.name)} AS (${w.write()})`))} SELECT 1`
           return
         }
+        // Large commits go in statements under PostgreSQL's 65,535 parameters each; a run that
+        // ended brings its retention work: both in one transaction.
         yield* sql.withTransaction(
           Effect.gen(function* () {
-            if (conversations.size > 0) yield* upsertConversations([...conversations.values()])
-            if (events.length > 0) yield* insertEventRows(events)
-            if (messages.size > 0) yield* upsertMessages([...messages.values()])
-            if (runsById.size > 0) yield* upsertRuns([...runsById.values()])
+            for (const w of writes) {
+              const size = Math.floor(30_000 / w.params)
+              for (let k = 0; k < w.count; k += size) yield* w.write(k, k + size)
+            }
             for (const id of ended) yield* onRunsEnded(id)
           })
         )
@@ -189,21 +181,14 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
       cs.length === 0 ? Effect.void : Effect.mapError(writeMany(cs), toStoreError)
     const commit = (c: Store.Commit) => commitMany([c])
 
-    const nextSeqOf = (row: ConversationRow) =>
-      Effect.map(
-        sql<{ seq: number | null }>`SELECT MAX(seq) AS seq FROM sluice_events WHERE conversation_id = ${row.id}`,
-        // A Drafts-only commit leaves next_seq behind (Commit.conversationChanged): the log has the truth.
-        ([last]) => Math.max(row.next_seq, (last?.seq ?? 0) + 1)
-      )
+    /** The row with the log's last seq: a Drafts-only commit leaves next_seq behind (Commit.conversationChanged), the log has the truth. */
+    const withLastSeq = sql.literal("c.*, (SELECT MAX(seq) FROM sluice_events e WHERE e.conversation_id = c.id) AS last_seq")
+    const nextSeqOf = (row: ConversationRow & { readonly last_seq: number | null }) => Math.max(row.next_seq, (row.last_seq ?? 0) + 1)
 
     const load = (id: string) =>
-      Effect.mapError(
-        Effect.gen(function* () {
-          const [row] = yield* sql<ConversationRow>`SELECT * FROM sluice_conversations WHERE id = ${id}`
-          if (row === undefined) return undefined
-          return conversationOf({ ...row, next_seq: yield* nextSeqOf(row) })
-        }),
-        toStoreError
+      sql<ConversationRow & { last_seq: number | null }>`SELECT ${withLastSeq} FROM sluice_conversations c WHERE c.id = ${id}`.pipe(
+        Effect.map(([row]) => (row === undefined ? undefined : conversationOf({ ...row, next_seq: nextSeqOf(row) }))),
+        Effect.mapError(toStoreError)
       )
 
     const events = (id: string, afterSeq: number) =>
@@ -228,19 +213,7 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
         Effect.map((rows) => conversationOrder(rows.map(messageOf))),
         Effect.mapError(toStoreError)
       )
-    const history = (id: string) =>
-      Effect.map(messages(id), (ms): ReadonlyArray<HistoryMessage> =>
-        ms.filter((m) => m.superseded !== true).map((m) => ({
-          messageId: m.id,
-          role: m.role,
-          text: m.text,
-          ...(m.runId === undefined ? {} : { runId: m.runId }),
-          status: m.status,
-          interrupted: m.interrupted,
-          at: m.at,
-          ...(m.error === undefined ? {} : { error: m.error })
-        }))
-      )
+    const history = (id: string) => Effect.map(messages(id), historyOf)
 
     const findClientMessage = (id: string, clientMessageId: string) =>
       sql<{ id: string; seq: number }>`SELECT id, seq FROM sluice_messages
@@ -323,12 +296,13 @@ export const make = (sql: SqlClient.SqlClient, options: Store.RetentionOptions) 
         const now = yield* Clock.currentTimeMillis
         yield* sql.withTransaction(
           Effect.gen(function* () {
-            const [conv] = yield* sql<ConversationRow>`SELECT * FROM sluice_conversations WHERE id = ${id} FOR UPDATE`
+            const [conv] = yield* sql<ConversationRow & { last_seq: number | null }>`SELECT ${withLastSeq} FROM sluice_conversations c
+              WHERE c.id = ${id} FOR UPDATE`
             if (conv === undefined) return
             const stale = yield* sql<RunRow>`SELECT * FROM sluice_runs WHERE conversation_id = ${id} AND status = 'running'
               ORDER BY first_seq`
             if (stale.length === 0) return
-            let seq = yield* nextSeqOf(conv)
+            let seq = nextSeqOf(conv)
             for (const run of stale) {
               const [msg] = yield* sql<MessageRow>`SELECT * FROM sluice_messages WHERE run_id = ${run.id} AND role = 'assistant'`
               const text = msg?.text ?? ""

@@ -4,12 +4,11 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Effect, Layer } from "effect"
 import type * as Store from "../../ConversationStore.js"
 import { ConversationStore } from "../../ConversationStore.js"
-import type { HistoryMessage } from "../../Conversation.js"
 import { type DataDirLocked, EventsExpired, StoreError } from "../../ConversationError.js"
 import * as Lock from "./lock.js"
 import { applyDraft, type ReplyEvent } from "../../ReplyEvent.js"
 import { migrate } from "./migrations.js"
-import { type ConversationRow, conversationOf, conversationOrder, type MessageRow, messageOf, type RunRow, runOf, toStoreError } from "../../internal/storeRows.js"
+import { type ConversationRow, conversationOf, conversationOrder, historyOf, type MessageRow, messageOf, type RunRow, runOf, toStoreError } from "../../internal/storeRows.js"
 import { open, type SqliteDb } from "./db.js"
 
 const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
@@ -144,21 +143,7 @@ const make = (handle: SqliteDb, options: Store.RetentionOptions) =>
         try: () => conversationOrder((messagesStmt.all(id) as Array<MessageRow>).map(messageOf)),
         catch: toStoreError
       })
-    const history = (id: string) =>
-      Effect.map(
-        messages(id),
-        (ms): ReadonlyArray<HistoryMessage> =>
-          ms.filter((m) => m.superseded !== true).map((m) => ({
-            messageId: m.id,
-            role: m.role,
-            text: m.text,
-            ...(m.runId === undefined ? {} : { runId: m.runId }),
-            status: m.status,
-            interrupted: m.interrupted,
-            at: m.at,
-            ...(m.error === undefined ? {} : { error: m.error })
-          }))
-      )
+    const history = (id: string) => Effect.map(messages(id), historyOf)
 
     const findClientMessage = (id: string, clientMessageId: string) =>
       Effect.try({
